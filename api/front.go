@@ -1,0 +1,207 @@
+// Package api is the BBB API as the pool presents it to front-ends: it
+// checks checksums, routes each call to its handler, and answers in BBB's
+// XML. It is plain net/http; the Caddy module mounts it.
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/bbb-balance/bbb_balance/balancer"
+	"github.com/bbb-balance/bbb_balance/bbb"
+)
+
+// Prefix is the path under which BBB serves its API.
+const Prefix = "/bigbluebutton/api"
+
+// Front serves the BBB API for a pool.
+type Front struct {
+	Verifier      *bbb.Verifier
+	Pool          *balancer.Pool
+	Client        *bbb.Client
+	Logger        *zap.Logger
+	Timeout       time.Duration // for a call forwarded to one server
+	FanoutTimeout time.Duration // for each server asked by getMeetings
+}
+
+// request is one API call after its parameters have been gathered.
+type request struct {
+	call   string
+	params bbb.Query // every parameter, checksum removed, as the client encoded it
+	body   io.Reader // an XML body to stream through (create, insertDocument), or nil
+	r      *http.Request
+}
+
+// CallName returns the API call of a path under Prefix ("" for index) and
+// whether the path is under Prefix at all.
+func CallName(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, Prefix)
+	if !ok || (rest != "" && rest[0] != '/') {
+		return "", false
+	}
+	return strings.TrimPrefix(rest, "/"), true
+}
+
+// ServeHTTP answers one API call. Paths outside Prefix get unsupportedRequest.
+func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	call, ok := CallName(r.URL.Path)
+	if !ok {
+		bbb.WriteError(w, bbb.KeyUnsupportedRequest, bbb.MsgUnsupported)
+		return
+	}
+	if call == "" {
+		f.index(w)
+		return
+	}
+	h, known := handlers[call]
+	if !known || !h.allows(r.Method) {
+		bbb.WriteError(w, bbb.KeyUnsupportedRequest, bbb.MsgUnsupported)
+		return
+	}
+	req, errKey, errMsg := f.gather(call, h, r)
+	if errKey != "" {
+		if call == "join" {
+			f.joinError(w, r.URL.Query(), errKey, errMsg)
+			return
+		}
+		bbb.WriteError(w, errKey, errMsg)
+		return
+	}
+	h.serve(f, w, req)
+}
+
+// handler describes one call: which methods and bodies it takes.
+type handler struct {
+	serve     func(f *Front, w http.ResponseWriter, req *request)
+	methods   string // space-separated
+	xmlBody   bool   // takes an XML body (streamed to the server)
+	legacyMsg bool   // checksum errors worded as bbb-web's recording calls
+}
+
+func (h handler) allows(method string) bool {
+	for _, m := range strings.Fields(h.methods) {
+		if m == method {
+			return true
+		}
+	}
+	return false
+}
+
+var handlers map[string]handler
+
+func init() {
+	handlers = map[string]handler{
+		"create":           {serve: (*Front).create, methods: "GET POST", xmlBody: true},
+		"join":             {serve: (*Front).join, methods: "GET"},
+		"end":              {serve: (*Front).end, methods: "GET POST"},
+		"isMeetingRunning": {serve: (*Front).isMeetingRunning, methods: "GET POST"},
+		"getMeetingInfo":   {serve: (*Front).getMeetingInfo, methods: "GET POST"},
+		"getMeetings":      {serve: (*Front).getMeetings, methods: "GET POST"},
+		"insertDocument":   {serve: (*Front).insertDocument, methods: "POST", xmlBody: true},
+		"sendChatMessage":  {serve: (*Front).sendChatMessage, methods: "GET"},
+
+		"getRecordings":          {serve: (*Front).getRecordings, methods: "GET POST", legacyMsg: true},
+		"publishRecordings":      {serve: (*Front).publishRecordings, methods: "GET", legacyMsg: true},
+		"deleteRecordings":       {serve: (*Front).deleteRecordings, methods: "GET", legacyMsg: true},
+		"updateRecordings":       {serve: (*Front).updateRecordings, methods: "GET POST", legacyMsg: true},
+		"getRecordingTextTracks": {serve: (*Front).getRecordingTextTracks, methods: "GET POST", legacyMsg: true},
+		"putRecordingTextTrack":  {serve: (*Front).putRecordingTextTrack, methods: "POST", legacyMsg: true},
+	}
+}
+
+// maxForm bounds a form body; BBB parameters are small.
+const maxForm = 1 << 20
+
+// gather collects a call's parameters and checks its checksum. Parameters
+// travel in the query string, except for a POST form, whose body holds them
+// (signed as call + secret when the query is empty, BBB 3.0). An XML body
+// is not part of the checksum and is streamed through untouched.
+func (f *Front) gather(call string, h handler, r *http.Request) (*request, string, string) {
+	req := &request{call: call, r: r}
+	signed, sum, hasSum := bbb.SplitChecksum(r.URL.RawQuery)
+	req.params = bbb.Query(signed)
+
+	if r.Method == http.MethodPost && r.ContentLength != 0 {
+		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		switch {
+		case ct == "application/x-www-form-urlencoded":
+			form, err := io.ReadAll(io.LimitReader(r.Body, maxForm))
+			if err != nil {
+				return nil, bbb.KeyInternalError, "Could not read the request body."
+			}
+			formSigned, formSum, formHasSum := bbb.SplitChecksum(string(form))
+			if !hasSum && r.URL.RawQuery == "" {
+				// Everything is in the body: the checksum covers no parameters.
+				signed, sum, hasSum = "", formSum, formHasSum
+			}
+			req.params = joinQuery(req.params, bbb.Query(formSigned))
+		case h.xmlBody && (ct == "application/xml" || ct == "text/xml"):
+			req.body = r.Body
+		case ct == "multipart/form-data" && call == "putRecordingTextTrack":
+			req.body = r.Body
+		default:
+			return nil, bbb.KeyUnsupportedContent, bbb.MsgUnsupportedCT
+		}
+	}
+
+	var err error
+	if hasSum {
+		err = f.Verifier.VerifySigned(call, signed, sum)
+	} else {
+		err = bbb.ErrChecksumMissing
+	}
+	if err != nil {
+		msg := bbb.MsgChecksumMismatch
+		switch {
+		case h.legacyMsg:
+			msg = "You did not pass the checksum security check"
+		case errors.Is(err, bbb.ErrChecksumMissing):
+			msg = bbb.MsgChecksumMissing
+		}
+		return nil, bbb.KeyChecksumError, msg
+	}
+	return req, "", ""
+}
+
+func joinQuery(a, b bbb.Query) bbb.Query {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "&" + b
+}
+
+func (f *Front) index(w http.ResponseWriter) {
+	bbb.WriteXML(w, bbb.SuccessXML(bbb.E("version", "2.0"), bbb.E("apiVersion", "2.0"), bbb.E("bbbVersion", "")))
+}
+
+// forward sends a call to one server and hands its answer to the client.
+// failMsg is the internalError text when the server gives no usable answer.
+func (f *Front) forward(w http.ResponseWriter, req *request, route balancer.Route, params bbb.Query, failMsg string) (*bbb.Result, bool) {
+	ctx, cancel := context.WithTimeout(req.r.Context(), f.Timeout)
+	defer cancel()
+	var ct string
+	if req.body != nil {
+		ct = "application/xml"
+		if req.call == "putRecordingTextTrack" {
+			ct = req.r.Header.Get("Content-Type")
+		}
+	}
+	res, err := f.Client.Do(ctx, route.Server, req.call, params, req.body, ct)
+	if err != nil {
+		f.Logger.Warn("call to BBB server failed", zap.String("call", req.call), zap.String("server", route.ServerID), zap.Error(err))
+		bbb.WriteError(w, bbb.KeyInternalError, failMsg)
+		return nil, false
+	}
+	bbb.WriteXML(w, res.Body)
+	return res, true
+}

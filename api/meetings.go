@@ -1,0 +1,230 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/bbb-balance/bbb_balance/balancer"
+	"github.com/bbb-balance/bbb_balance/bbb"
+)
+
+// Failure texts for calls whose server gave no usable answer (scalelite's
+// wording, which front-ends already log and match).
+const (
+	msgCreateFailed = "Unable to create meeting on server."
+	msgAccessFailed = "Unable to access meeting on server."
+	msgInsertFailed = "Unable to insert document on server."
+)
+
+// meetingKey is the registry key of the meeting a call is about.
+func meetingKey(req *request) string { return req.params.Get("meetingID") }
+
+// paramsFor returns the parameters to send to the meeting's server.
+func paramsFor(req *request, route balancer.Route) bbb.Query {
+	if route.MeetingID == meetingKey(req) {
+		return req.params
+	}
+	return req.params.With("meetingID", route.MeetingID)
+}
+
+func (f *Front) create(w http.ResponseWriter, req *request) {
+	key := meetingKey(req)
+	if key == "" {
+		bbb.WriteError(w, bbb.KeyMissingMeetingID, bbb.MsgMissingMeetingID)
+		return
+	}
+	ctx := req.r.Context()
+	pl, err := f.Pool.Place(ctx, key, key)
+	if err != nil {
+		f.Logger.Error("no server for a new meeting", zap.String("meeting", key), zap.Error(err))
+		if errors.Is(err, balancer.ErrNoServer) {
+			bbb.WriteError(w, bbb.KeyInternalError, "Could not find any available servers.")
+		} else {
+			bbb.WriteError(w, bbb.KeyInternalError, msgCreateFailed)
+		}
+		return
+	}
+	if pl.Fresh {
+		f.Logger.Info("meeting placed", zap.String("meeting", key), zap.String("server", pl.ServerID))
+	}
+	route := balancer.Route{MeetingID: key, ServerID: pl.ServerID, Server: pl.Server}
+	res, ok := f.forward(w, req, route, paramsFor(req, route), msgCreateFailed)
+	// The answer is out; registry bookkeeping must not depend on the client
+	// staying connected.
+	ctx = context.WithoutCancel(ctx)
+	switch {
+	case ok && res.OK():
+		if err := f.Pool.Confirm(ctx, key, route.MeetingID, pl.ServerID); err != nil {
+			f.Logger.Error("recording a meeting failed", zap.String("meeting", key), zap.Error(err))
+		}
+	case pl.Fresh:
+		if err := f.Pool.ForgetUnconfirmed(ctx, key, pl.ServerID); err != nil {
+			f.Logger.Error("undoing a failed placement failed", zap.String("meeting", key), zap.Error(err))
+		}
+	}
+}
+
+func (f *Front) join(w http.ResponseWriter, req *request) {
+	key := meetingKey(req)
+	switch {
+	case key == "":
+		f.joinError(w, req.params.Values(), bbb.KeyMissingMeetingID, bbb.MsgMissingMeetingID)
+		return
+	case strings.TrimSpace(req.params.Get("fullName")) == "":
+		f.joinError(w, req.params.Values(), bbb.KeyMissingFullName, bbb.MsgMissingFullName)
+		return
+	}
+	route, err := f.Pool.Lookup(key)
+	switch {
+	case errors.Is(err, balancer.ErrUnavailable):
+		f.joinError(w, req.params.Values(), bbb.KeyServerUnavailable, bbb.MsgServerUnavailable)
+		return
+	case err != nil:
+		f.joinError(w, req.params.Values(), bbb.KeyInvalidMeetingID, bbb.MsgMeetingNotFound)
+		return
+	}
+	// The browser goes straight to the server; the balancer is out of the
+	// way for the rest of the session.
+	http.Redirect(w, req.r, route.Server.CallURL("join", paramsFor(req, route)), http.StatusFound)
+}
+
+// joinError does what BBB does with a failed join: send the browser to the
+// front-end's errorRedirectUrl or logoutURL with the errors as JSON, or,
+// without either, answer the XML error.
+func (f *Front) joinError(w http.ResponseWriter, params url.Values, key, msg string) {
+	target := params.Get("errorRedirectUrl")
+	if target == "" {
+		target = params.Get("logoutURL")
+	}
+	u, err := url.Parse(target)
+	if target == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		bbb.WriteError(w, key, msg)
+		return
+	}
+	list, _ := json.Marshal([]map[string]string{{"key": key, "message": msg}})
+	pair := "errors=" + joinErrorEscaper.Replace(url.QueryEscape(string(list)))
+	if u.RawQuery == "" {
+		u.RawQuery = pair
+	} else {
+		u.RawQuery += "&" + pair
+	}
+	w.Header().Set("Location", u.String())
+	w.WriteHeader(http.StatusFound)
+}
+
+// joinErrorEscaper turns url.QueryEscape's output into what bbb-web's
+// java.net.URI produces: brackets, colons and commas raw, spaces as %20.
+var joinErrorEscaper = strings.NewReplacer("%5B", "[", "%5D", "]", "%3A", ":", "%2C", ",", "+", "%20")
+
+func (f *Front) end(w http.ResponseWriter, req *request) {
+	key := meetingKey(req)
+	if key == "" {
+		bbb.WriteError(w, bbb.KeyMissingMeetingID, bbb.MsgMissingMeetingID)
+		return
+	}
+	route, err := f.Pool.Lookup(key)
+	if errors.Is(err, balancer.ErrUnknownMeeting) {
+		bbb.WriteError(w, bbb.KeyNotFound, bbb.MsgMeetingNotFound)
+		return
+	}
+	// Even a disabled server may still hold the meeting: try to end it.
+	res, ok := f.forward(w, req, route, paramsFor(req, route), msgAccessFailed)
+	if (ok && (res.OK() || res.MessageKey == bbb.KeyNotFound)) || errors.Is(err, balancer.ErrUnavailable) {
+		if err := f.Pool.Forget(context.WithoutCancel(req.r.Context()), key, route.ServerID); err != nil {
+			f.Logger.Error("forgetting an ended meeting failed", zap.String("meeting", key), zap.Error(err))
+		}
+	}
+}
+
+func (f *Front) isMeetingRunning(w http.ResponseWriter, req *request) {
+	key := meetingKey(req)
+	if key == "" {
+		bbb.WriteError(w, bbb.KeyMissingMeetingID, bbb.MsgMissingMeetingID)
+		return
+	}
+	route, err := f.Pool.Lookup(key)
+	if err != nil {
+		// Unknown here means not running anywhere: no server is asked.
+		bbb.WriteXML(w, bbb.SuccessXML(bbb.E("running", "false")))
+		return
+	}
+	f.forward(w, req, route, paramsFor(req, route), msgAccessFailed)
+}
+
+// meetingCall forwards a call about a known meeting; unknownKey/unknownMsg
+// answer for a meeting the registry does not have.
+func (f *Front) meetingCall(w http.ResponseWriter, req *request, unknownKey, unknownMsg, failMsg string) {
+	key := meetingKey(req)
+	if key == "" {
+		bbb.WriteError(w, bbb.KeyMissingMeetingID, bbb.MsgMissingMeetingID)
+		return
+	}
+	route, err := f.Pool.Lookup(key)
+	switch {
+	case errors.Is(err, balancer.ErrUnavailable):
+		bbb.WriteError(w, bbb.KeyServerUnavailable, bbb.MsgServerUnavailable)
+		return
+	case err != nil:
+		bbb.WriteError(w, unknownKey, unknownMsg)
+		return
+	}
+	f.forward(w, req, route, paramsFor(req, route), failMsg)
+}
+
+func (f *Front) getMeetingInfo(w http.ResponseWriter, req *request) {
+	f.meetingCall(w, req, bbb.KeyNotFound, bbb.MsgMeetingNotFound, msgAccessFailed)
+}
+
+func (f *Front) insertDocument(w http.ResponseWriter, req *request) {
+	f.meetingCall(w, req, bbb.KeyNotFound, "Meeting with id ["+meetingKey(req)+"] not found.", msgInsertFailed)
+}
+
+func (f *Front) sendChatMessage(w http.ResponseWriter, req *request) {
+	f.meetingCall(w, req, "meetingNotFound", "Meeting not found", msgAccessFailed)
+}
+
+// getMeetings asks every reachable server at once, each with a short
+// timeout, and merges what came back: a dead server costs its meetings in
+// the list, never the call.
+func (f *Front) getMeetings(w http.ResponseWriter, req *request) {
+	routes := f.Pool.Reachable()
+	answers := make([][]bbb.Meeting, len(routes))
+	var wg sync.WaitGroup
+	for i, route := range routes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i] = f.serverMeetings(req.r.Context(), route)
+		}()
+	}
+	wg.Wait()
+	var all []bbb.Meeting
+	for _, a := range answers {
+		all = append(all, a...)
+	}
+	bbb.WriteXML(w, bbb.MeetingsXML(all))
+}
+
+func (f *Front) serverMeetings(ctx context.Context, route balancer.Route) []bbb.Meeting {
+	ctx, cancel := context.WithTimeout(ctx, f.FanoutTimeout)
+	defer cancel()
+	body, err := f.Client.Open(ctx, route.Server, "getMeetings", "")
+	if err != nil {
+		f.Logger.Warn("getMeetings: server left out", zap.String("server", route.ServerID), zap.Error(err))
+		return nil
+	}
+	defer body.Close()
+	res, err := bbb.ParseMeetings(body)
+	if err != nil || !res.OK() {
+		f.Logger.Warn("getMeetings: server left out", zap.String("server", route.ServerID), zap.Error(err))
+		return nil
+	}
+	return res.Meetings
+}

@@ -1,0 +1,120 @@
+// Package balancer holds the pool of BBB servers and the meeting registry,
+// and places new meetings. Everything here is in memory and answers without
+// touching disk; the registry writes through to a Store.
+package balancer
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/bbb-balance/bbb_balance/bbb"
+)
+
+// State is the operator's word on a server, independent of its health.
+type State string
+
+const (
+	// Enabled servers take new meetings.
+	Enabled State = "enabled"
+	// Cordoned servers keep serving their meetings but take no new ones.
+	Cordoned State = "cordoned"
+	// Disabled servers take nothing; their meetings are placed anew.
+	Disabled State = "disabled"
+)
+
+// ParseState accepts enabled, cordoned or disabled.
+func ParseState(s string) (State, error) {
+	switch st := State(strings.ToLower(s)); st {
+	case Enabled, Cordoned, Disabled:
+		return st, nil
+	}
+	return "", fmt.Errorf("unknown server state %q (want enabled, cordoned or disabled)", s)
+}
+
+// ServerConfig is what an operator declares about one BBB server.
+type ServerConfig struct {
+	ID        string        `json:"id"`
+	URL       string        `json:"url"`
+	Secret    string        `json:"secret,omitempty"`
+	Algorithm bbb.Algorithm `json:"algorithm,omitempty"`
+	Weight    float64       `json:"weight,omitempty"`
+	Tag       string        `json:"tag,omitempty"`
+	State     State         `json:"state,omitempty"`
+}
+
+// Normalize fills defaults and checks the config; the error names the field.
+func (c *ServerConfig) Normalize() error {
+	if c.ID == "" {
+		return fmt.Errorf("server without an id")
+	}
+	if c.URL == "" {
+		return fmt.Errorf("server %s: no API URL", c.ID)
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("server %s: API URL %q is not an http(s) URL", c.ID, c.URL)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("server %s: API URL %q must not have a query or fragment", c.ID, c.URL)
+	}
+	c.URL = strings.TrimSuffix(c.URL, "/")
+	if c.Secret == "" {
+		return fmt.Errorf("server %s: no secret", c.ID)
+	}
+	if c.Algorithm == "" {
+		c.Algorithm = bbb.SHA256
+	} else if _, err := bbb.ParseAlgorithm(string(c.Algorithm)); err != nil {
+		return fmt.Errorf("server %s: %v", c.ID, err)
+	}
+	if c.Weight == 0 {
+		c.Weight = 1
+	}
+	if c.Weight < 0 {
+		return fmt.Errorf("server %s: weight %v must be positive", c.ID, c.Weight)
+	}
+	if c.State == "" {
+		c.State = Enabled
+	} else if _, err := ParseState(string(c.State)); err != nil {
+		return fmt.Errorf("server %s: %v", c.ID, err)
+	}
+	return nil
+}
+
+// Endpoint is how to call the server.
+func (c ServerConfig) Endpoint() bbb.Endpoint {
+	return bbb.Endpoint{URL: c.URL, Secret: c.Secret, Algorithm: c.Algorithm}
+}
+
+// server is a ServerConfig with the pool's live view of it. Guarded by
+// Pool.mu.
+type server struct {
+	ServerConfig
+	endpoint bbb.Endpoint
+	online   bool
+	load     float64 // weighted; raised by each placement
+	meetings int     // meetings in the registry on this server
+}
+
+// ServerStatus is a snapshot of one server for listings and metrics. It
+// never carries the secret.
+type ServerStatus struct {
+	ID       string  `json:"id"`
+	URL      string  `json:"url"`
+	State    State   `json:"state"`
+	Online   bool    `json:"online"`
+	Weight   float64 `json:"weight"`
+	Tag      string  `json:"tag,omitempty"`
+	Load     float64 `json:"load"`
+	Meetings int     `json:"meetings"`
+}
+
+func (s *server) status() ServerStatus {
+	return ServerStatus{ID: s.ID, URL: s.URL, State: s.State, Online: s.online, Weight: s.Weight, Tag: s.Tag, Load: s.load, Meetings: s.meetings}
+}
+
+// takesMeetings reports whether new meetings may be placed here.
+func (s *server) takesMeetings() bool { return s.State == Enabled && s.online }
+
+// serves reports whether the server's existing meetings are reachable.
+func (s *server) serves() bool { return s.State != Disabled && s.online }

@@ -1,0 +1,103 @@
+package bbb
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// Endpoint is one BBB server as the balancer calls it.
+type Endpoint struct {
+	URL       string    // API base, e.g. https://bbb1.example.com/bigbluebutton/api
+	Secret    string    // the server's securitySalt
+	Algorithm Algorithm // for signing; SHA256 when empty
+}
+
+// CallURL returns the signed URL of call with query q.
+func (e Endpoint) CallURL(call string, q Query) string {
+	alg := e.Algorithm
+	if alg == "" {
+		alg = SHA256
+	}
+	return strings.TrimSuffix(e.URL, "/") + "/" + call + "?" + Sign(alg, call, string(q), e.Secret)
+}
+
+// MaxAnswer bounds how much of a server's answer is read: a getMeetings of a
+// full server is a few MB at most.
+const MaxAnswer = 64 << 20
+
+// Client calls BBB servers.
+type Client struct {
+	HTTP *http.Client
+}
+
+// CallError is a call that got no usable BBB answer: the server was
+// unreachable, timed out, or answered something that is not BBB XML.
+type CallError struct {
+	Call string
+	Err  error
+}
+
+func (e *CallError) Error() string { return e.Call + ": " + e.Err.Error() }
+func (e *CallError) Unwrap() error { return e.Err }
+
+// Result is a BBB answer: its raw body and its envelope. A FAILED answer is
+// a Result, not an error; the caller decides what it means.
+type Result struct {
+	Envelope
+	Body []byte
+}
+
+// Do calls call on e with query q: a GET, or a POST of body with
+// contentType when body is not nil.
+func (c *Client) Do(ctx context.Context, e Endpoint, call string, q Query, body io.Reader, contentType string) (*Result, error) {
+	resp, err := c.send(ctx, e, call, q, body, contentType)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer))
+	if err != nil {
+		return nil, &CallError{call, err}
+	}
+	env, err := ParseEnvelope(data)
+	if err != nil {
+		return nil, &CallError{call, fmt.Errorf("unreadable answer: %w", err)}
+	}
+	return &Result{Envelope: env, Body: data}, nil
+}
+
+// Open calls call like Do but hands back the open answer for the caller to
+// stream and close, after checking the HTTP status.
+func (c *Client) Open(ctx context.Context, e Endpoint, call string, q Query) (io.ReadCloser, error) {
+	resp, err := c.send(ctx, e, call, q, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+func (c *Client) send(ctx context.Context, e Endpoint, call string, q Query, body io.Reader, contentType string) (*http.Response, error) {
+	method := http.MethodGet
+	if body != nil {
+		method = http.MethodPost
+	}
+	req, err := http.NewRequestWithContext(ctx, method, e.CallURL(call, q), body)
+	if err != nil {
+		return nil, &CallError{call, err}
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, &CallError{call, err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, &CallError{call, fmt.Errorf("HTTP %s", resp.Status)}
+	}
+	return resp, nil
+}

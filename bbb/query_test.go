@@ -1,0 +1,38 @@
+package bbb
+
+import "testing"
+
+func TestQuery(t *testing.T) {
+	q := Query("name=Test%20Meeting&meetingID=abc+1&checksum=ff&meta_x=%27&meetingID=second")
+	if got := q.Get("meetingID"); got != "abc 1" {
+		t.Errorf("Get meetingID = %q", got)
+	}
+	if got := q.Get("name"); got != "Test Meeting" {
+		t.Errorf("Get name = %q", got)
+	}
+	if _, ok := q.Lookup("nope"); ok {
+		t.Error("Lookup of a missing key found it")
+	}
+	if got := q.Without("checksum"); got != "name=Test%20Meeting&meetingID=abc+1&meta_x=%27&meetingID=second" {
+		t.Errorf("Without = %q", got)
+	}
+	if got := q.Without("meetingID", "checksum", "name"); got != "meta_x=%27" {
+		t.Errorf("Without several = %q", got)
+	}
+	if got := Query("").With("a", "b c"); got != "a=b+c" {
+		t.Errorf("With on empty = %q", got)
+	}
+	if got := q.With("meetingID", "z"); got != "name=Test%20Meeting&checksum=ff&meta_x=%27&meetingID=z" {
+		t.Errorf("With = %q", got)
+	}
+	if got := Query("a=%zz").Get("a"); got != "%zz" {
+		t.Errorf("undecodable value = %q", got)
+	}
+}
+
+func TestSplitChecksumMiddle(t *testing.T) {
+	rest, sum, ok := SplitChecksum("attendeePW=ap&checksum=Y&meetingID=abc")
+	if !ok || sum != "Y" || rest != "attendeePW=ap&meetingID=abc" {
+		t.Errorf("got %q %q %v", rest, sum, ok)
+	}
+}

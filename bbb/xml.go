@@ -1,0 +1,188 @@
+package bbb
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"net/http"
+)
+
+// Return codes.
+const (
+	Success = "SUCCESS"
+	Failed  = "FAILED"
+)
+
+// Message keys the balancer itself answers with. BBB's own keys come back
+// from the servers untouched.
+const (
+	KeyChecksumError        = "checksumError"
+	KeyMissingMeetingID     = "missingParamMeetingID"
+	KeyNotFound             = "notFound"
+	KeyUnsupportedRequest   = "unsupportedRequest"
+	KeyUnsupportedContent   = "unsupportedContentType"
+	KeyInternalError        = "internalError"
+	KeyServerUnavailable    = "serverUnavailable"
+	KeyServerTagUnavailable = "serverTagUnavailable"
+	KeyNoMeetings           = "noMeetings"
+	KeyNoRecordings         = "noRecordings"
+	KeyMissingRecordID      = "missingParamRecordID"
+	KeyMissingPublish       = "missingParamPublish"
+	KeyInvalidMeetingID     = "invalidMeetingIdentifier"
+	KeyMissingFullName      = "missingParamFullName"
+)
+
+// Messages that go with the keys above, as BBB words them.
+const (
+	MsgChecksumMismatch  = "Checksums do not match"
+	MsgChecksumMissing   = "You must provide the checksum"
+	MsgMissingMeetingID  = "You must provide a meeting ID"
+	MsgMeetingNotFound   = "A meeting with that ID does not exist"
+	MsgUnsupported       = "This request is not supported."
+	MsgUnsupportedCT     = "POST request Content-Type is missing or unsupported"
+	MsgServerUnavailable = "The server for this meeting is disabled/offline."
+	MsgNoMeetings        = "no meetings were found on this server"
+	MsgNoRecordings      = "There are no recordings for the meeting(s)."
+	MsgRecordingsMissing = "We could not find recordings"
+	MsgMissingRecordID   = "You must specify a recordID."
+	MsgMissingPublish    = "You must specify a publish value true or false."
+	MsgMissingFullName   = "You must provide your name"
+)
+
+// ContentTypeXML is what bbb-web sends with every XML answer.
+const ContentTypeXML = "text/xml;charset=utf-8"
+
+// Envelope is the part every BBB answer has.
+type Envelope struct {
+	ReturnCode string `xml:"returncode"`
+	MessageKey string `xml:"messageKey"`
+	Message    string `xml:"message"`
+}
+
+// OK reports whether the answer is SUCCESS.
+func (e Envelope) OK() bool { return e.ReturnCode == Success }
+
+// WriteXML writes an XML answer the way bbb-web does: HTTP 200 even for
+// errors, no XML declaration, no caching.
+func WriteXML(w http.ResponseWriter, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", ContentTypeXML)
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+// ErrorXML renders BBB's error shape.
+func ErrorXML(key, message string) []byte {
+	var b bytes.Buffer
+	b.WriteString("<response><returncode>FAILED</returncode><messageKey>")
+	xml.EscapeText(&b, []byte(key))
+	b.WriteString("</messageKey><message>")
+	xml.EscapeText(&b, []byte(message))
+	b.WriteString("</message></response>")
+	return b.Bytes()
+}
+
+// WriteError answers a BBB API error.
+func WriteError(w http.ResponseWriter, key, message string) {
+	WriteXML(w, ErrorXML(key, message))
+}
+
+// Element is one XML element to render: a name and either text or children.
+// It keeps the balancer's own answers in BBB's element order without a
+// struct per answer.
+type Element struct {
+	Name     string
+	Text     string
+	Children []Element
+	Raw      []byte // pre-rendered inner XML, written as is
+}
+
+// E is shorthand for a text element.
+func E(name, text string) Element { return Element{Name: name, Text: text} }
+
+// SuccessXML renders <response><returncode>SUCCESS</returncode>…</response>.
+func SuccessXML(children ...Element) []byte {
+	var b bytes.Buffer
+	Element{Name: "response", Children: append([]Element{E("returncode", Success)}, children...)}.render(&b)
+	return b.Bytes()
+}
+
+func (e Element) render(b *bytes.Buffer) {
+	b.WriteByte('<')
+	b.WriteString(e.Name)
+	b.WriteByte('>')
+	xml.EscapeText(b, []byte(e.Text))
+	b.Write(e.Raw)
+	for _, c := range e.Children {
+		c.render(b)
+	}
+	b.WriteString("</")
+	b.WriteString(e.Name)
+	b.WriteByte('>')
+}
+
+// ParseEnvelope reads returncode, messageKey and message from an answer.
+func ParseEnvelope(body []byte) (Envelope, error) {
+	var e Envelope
+	err := xml.Unmarshal(body, &e)
+	if err == nil && e.ReturnCode == "" {
+		err = errNoReturnCode
+	}
+	return e, err
+}
+
+var errNoReturnCode = xmlError("response did not include returncode")
+
+type xmlError string
+
+func (e xmlError) Error() string { return string(e) }
+
+// Meeting is what the balancer reads of one <meeting> of getMeetings. Inner
+// keeps the element's content byte for byte, so a merged getMeetings hands
+// the front-end what the server said.
+type Meeting struct {
+	MeetingID             string `xml:"meetingID"`
+	InternalMeetingID     string `xml:"internalMeetingID"`
+	CreateTime            int64  `xml:"createTime"`
+	Running               bool   `xml:"running"`
+	ParticipantCount      int    `xml:"participantCount"`
+	ListenerCount         int    `xml:"listenerCount"`
+	VoiceParticipantCount int    `xml:"voiceParticipantCount"`
+	VideoCount            int    `xml:"videoCount"`
+	ModeratorCount        int    `xml:"moderatorCount"`
+	MaxUsers              int    `xml:"maxUsers"`
+	IsBreakout            bool   `xml:"isBreakout"`
+	Inner                 []byte `xml:",innerxml"`
+}
+
+// MeetingsResponse is a parsed getMeetings answer.
+type MeetingsResponse struct {
+	Envelope
+	Meetings []Meeting `xml:"meetings>meeting"`
+}
+
+// ParseMeetings parses a getMeetings answer.
+func ParseMeetings(r io.Reader) (*MeetingsResponse, error) {
+	var m MeetingsResponse
+	if err := xml.NewDecoder(r).Decode(&m); err != nil {
+		return nil, err
+	}
+	if m.ReturnCode == "" {
+		return nil, errNoReturnCode
+	}
+	return &m, nil
+}
+
+// MeetingsXML renders a getMeetings answer from meetings gathered from
+// several servers, with BBB's noMeetings shape when there are none.
+func MeetingsXML(meetings []Meeting) []byte {
+	if len(meetings) == 0 {
+		return SuccessXML(Element{Name: "meetings"}, E("messageKey", KeyNoMeetings), E("message", MsgNoMeetings))
+	}
+	list := Element{Name: "meetings", Children: make([]Element, len(meetings))}
+	for i, m := range meetings {
+		list.Children[i] = Element{Name: "meeting", Raw: m.Inner}
+	}
+	return SuccessXML(list)
+}

@@ -1,0 +1,184 @@
+package bbbbalance
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/bbb-balance/bbb_balance/balancer"
+	"github.com/bbb-balance/bbb_balance/bbb"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("bbb_balance", parseCaddyfile)
+	// Before respond, so a site's `respond` fallback cannot swallow the API.
+	httpcaddyfile.RegisterDirectiveOrder("bbb_balance", httpcaddyfile.Before, "respond")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var b Handler
+	err := b.UnmarshalCaddyfile(h.Dispenser)
+	return &b, err
+}
+
+// UnmarshalCaddyfile reads:
+//
+//	bbb_balance {
+//	    secret <secret> [<secret>...]
+//	    checksum_algorithms sha1 sha256 sha384 sha512
+//	    database <path>
+//	    timeout <duration>
+//	    getmeetings_timeout <duration>
+//	    server <id> <api-url> {
+//	        secret <secret>
+//	        algorithm sha1|sha256|sha384|sha512
+//	        weight <float>
+//	        tag <tag>
+//	        state enabled|cordoned|disabled
+//	    }
+//	}
+//
+// Mistakes are reported with the file and line they are on.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "secret":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.Errf("secret: want at least one secret")
+			}
+			h.Secrets = append(h.Secrets, args...)
+		case "checksum_algorithms":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, a := range args {
+				if _, err := bbb.ParseAlgorithm(a); err != nil {
+					return d.Errf("checksum_algorithms: %v", err)
+				}
+			}
+			h.ChecksumAlgorithms = append(h.ChecksumAlgorithms, args...)
+		case "database":
+			if !d.AllArgs(&h.Database) {
+				return d.ArgErr()
+			}
+		case "timeout":
+			if err := parseDuration(d, &h.Timeout); err != nil {
+				return err
+			}
+		case "getmeetings_timeout":
+			if err := parseDuration(d, &h.GetMeetingsTimeout); err != nil {
+				return err
+			}
+		case "server":
+			s, err := parseServer(d)
+			if err != nil {
+				return err
+			}
+			if seen[s.ID] {
+				return d.Errf("server %s is declared twice", s.ID)
+			}
+			seen[s.ID] = true
+			h.Servers = append(h.Servers, s)
+		default:
+			return d.Errf("unknown subdirective %q", d.Val())
+		}
+	}
+	if len(h.Secrets) == 0 {
+		return d.Err("bbb_balance needs at least one `secret` for the front-ends")
+	}
+	return nil
+}
+
+func parseServer(d *caddyfile.Dispenser) (balancer.ServerConfig, error) {
+	var s balancer.ServerConfig
+	line := d.Line()
+	if !d.Args(&s.ID) {
+		return s, d.Errf("server: want `server <id> <api-url> { secret <secret> }`")
+	}
+	if !d.NextArg() || d.Val() == "{" {
+		return s, d.Errf("server %s: no API URL (want `server %s https://bbb.example.com/bigbluebutton/api {...}`)", s.ID, s.ID)
+	}
+	s.URL = d.Val()
+	if d.NextArg() {
+		return s, d.Errf("server %s: unexpected %q after the URL", s.ID, d.Val())
+	}
+	for d.NextBlock(1) {
+		switch d.Val() {
+		case "secret":
+			if !d.AllArgs(&s.Secret) {
+				return s, d.ArgErr()
+			}
+		case "algorithm":
+			var a string
+			if !d.AllArgs(&a) {
+				return s, d.ArgErr()
+			}
+			alg, err := bbb.ParseAlgorithm(a)
+			if err != nil {
+				return s, d.Errf("server %s: %v", s.ID, err)
+			}
+			s.Algorithm = alg
+		case "weight":
+			var w string
+			if !d.AllArgs(&w) {
+				return s, d.ArgErr()
+			}
+			f, err := strconv.ParseFloat(w, 64)
+			if err != nil || f <= 0 {
+				return s, d.Errf("server %s: weight %q is not a positive number", s.ID, w)
+			}
+			s.Weight = f
+		case "tag":
+			if !d.AllArgs(&s.Tag) {
+				return s, d.ArgErr()
+			}
+		case "state":
+			var st string
+			if !d.AllArgs(&st) {
+				return s, d.ArgErr()
+			}
+			state, err := balancer.ParseState(st)
+			if err != nil {
+				return s, d.Errf("server %s: %v", s.ID, err)
+			}
+			s.State = state
+		default:
+			return s, d.Errf("server %s: unknown setting %q", s.ID, d.Val())
+		}
+	}
+	// Check the rest (URL form, secret present) against a copy, so the
+	// adapted JSON keeps only what the user wrote.
+	check := s
+	if err := check.Normalize(); err != nil {
+		return s, d.Errf("%v (server block at line %d)", err, line)
+	}
+	return s, nil
+}
+
+func parseDuration(d *caddyfile.Dispenser, into *caddy.Duration) error {
+	name := d.Val()
+	var v string
+	if !d.AllArgs(&v) {
+		return d.ArgErr()
+	}
+	dur, err := caddy.ParseDuration(v)
+	if err != nil || dur <= 0 {
+		return d.Errf("%s: %q is not a positive duration", name, v)
+	}
+	*into = caddy.Duration(dur)
+	return nil
+}
+
+var (
+	_ caddyfile.Unmarshaler = (*Handler)(nil)
+)

@@ -1,0 +1,133 @@
+// Package store opens the balancer's SQLite database and keeps its schema.
+// Each package that persists something owns a small interface (for example
+// balancer.Store); this package implements them on one *sql.DB, so another
+// backend (PostgreSQL for several balancers sharing state) can be added
+// beside it.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bbb-balance/bbb_balance/balancer"
+
+	_ "github.com/mattn/go-sqlite3" // the "sqlite3" driver (cgo)
+)
+
+// DB is the balancer's database.
+type DB struct {
+	db *sql.DB
+}
+
+// Open opens (creating if needed) the SQLite file at path and brings its
+// schema up to date. Safe to call while another handle has it open: the
+// migrations are idempotent and run in one transaction.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating database directory: %w", err)
+		}
+	}
+	// WAL lets readers run beside the writer; NORMAL sync is durable
+	// against process crashes, which is what a kill -9 or a reload needs.
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000&_foreign_keys=on&_txlock=immediate"
+	db, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening database %s: %w", path, err)
+	}
+	s := &DB{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrating database %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *DB) Close() error { return s.db.Close() }
+
+// Ping checks that the database answers.
+func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// migrations are applied in order; the schema version is PRAGMA
+// user_version. Append, never edit.
+var migrations = []string{
+	`CREATE TABLE meetings (
+		key        TEXT PRIMARY KEY,
+		meeting_id TEXT NOT NULL,
+		server_id  TEXT NOT NULL,
+		created_at INTEGER NOT NULL
+	);
+	CREATE INDEX meetings_server ON meetings(server_id);`,
+}
+
+func (s *DB) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var version int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return err
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("schema version %d is newer than this build knows (%d)", version, len(migrations))
+	}
+	for i := version; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Meetings implements balancer.Store.
+func (s *DB) Meetings(ctx context.Context) ([]balancer.MeetingRecord, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT key, meeting_id, server_id, created_at FROM meetings")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []balancer.MeetingRecord
+	for rows.Next() {
+		var m balancer.MeetingRecord
+		var created int64
+		if err := rows.Scan(&m.Key, &m.MeetingID, &m.ServerID, &created); err != nil {
+			return nil, err
+		}
+		m.Created = time.UnixMilli(created)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// SaveMeeting implements balancer.Store.
+func (s *DB) SaveMeeting(ctx context.Context, m balancer.MeetingRecord) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO meetings(key, meeting_id, server_id, created_at) VALUES(?, ?, ?, ?)
+		 ON CONFLICT(key) DO UPDATE SET meeting_id = excluded.meeting_id, server_id = excluded.server_id, created_at = excluded.created_at`,
+		m.Key, m.MeetingID, m.ServerID, m.Created.UnixMilli())
+	return err
+}
+
+// DeleteMeeting implements balancer.Store.
+func (s *DB) DeleteMeeting(ctx context.Context, key string) error {
+	_, err := s.db.ExecContext(ctx, "DELETE FROM meetings WHERE key = ?", key)
+	return err
+}
+
+var _ balancer.Store = (*DB)(nil)
