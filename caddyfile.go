@@ -80,14 +80,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		case "server":
-			s, err := parseServer(d)
+			s, err := parseServer(d, seen)
 			if err != nil {
 				return err
 			}
-			if seen[s.ID] {
-				return d.Errf("server %s is declared twice", s.ID)
-			}
-			seen[s.ID] = true
 			h.Servers = append(h.Servers, s)
 		default:
 			return d.Errf("unknown subdirective %q", d.Val())
@@ -99,12 +95,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-func parseServer(d *caddyfile.Dispenser) (balancer.ServerConfig, error) {
+func parseServer(d *caddyfile.Dispenser, seen map[string]bool) (balancer.ServerConfig, error) {
 	var s balancer.ServerConfig
 	line := d.Line()
 	if !d.Args(&s.ID) {
 		return s, d.Errf("server: want `server <id> <api-url> { secret <secret> }`")
 	}
+	if seen[s.ID] {
+		return s, d.Errf("server %s is declared twice", s.ID)
+	}
+	seen[s.ID] = true
 	if !d.NextArg() || d.Val() == "{" {
 		return s, d.Errf("server %s: no API URL (want `server %s https://bbb.example.com/bigbluebutton/api {...}`)", s.ID, s.ID)
 	}

@@ -1,0 +1,247 @@
+package balancer
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+)
+
+// memStore is an in-memory Store for unit tests.
+type memStore struct {
+	mu sync.Mutex
+	m  map[string]MeetingRecord
+}
+
+func newMemStore() *memStore { return &memStore{m: map[string]MeetingRecord{}} }
+
+func (s *memStore) Meetings(context.Context) ([]MeetingRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []MeetingRecord
+	for _, r := range s.m {
+		out = append(out, r)
+	}
+	return out, nil
+}
+func (s *memStore) SaveMeeting(_ context.Context, r MeetingRecord) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[r.Key] = r
+	return nil
+}
+func (s *memStore) DeleteMeeting(_ context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, key)
+	return nil
+}
+
+func servers(n int) []ServerConfig {
+	out := make([]ServerConfig, n)
+	for i := range out {
+		out[i] = ServerConfig{ID: fmt.Sprintf("bbb%d", i+1), URL: fmt.Sprintf("http://10.0.0.%d/bigbluebutton/api", i+1), Secret: "s"}
+		if err := out[i].Normalize(); err != nil {
+			panic(err)
+		}
+	}
+	return out
+}
+
+func countByServer(t *testing.T, p *Pool) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, s := range p.Servers() {
+		out[s.ID] = s.Meetings
+	}
+	return out
+}
+
+func TestBurstSpreadsEvenly(t *testing.T) {
+	p := NewPool(newMemStore())
+	p.SetServers(servers(4))
+	var wg sync.WaitGroup
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := p.Place(context.Background(), fmt.Sprint("m", i), fmt.Sprint("m", i)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	for id, n := range countByServer(t, p) {
+		if n != 50 {
+			t.Errorf("%s got %d meetings, want 50", id, n)
+		}
+	}
+}
+
+func TestWeightsSplitPlacements(t *testing.T) {
+	p := NewPool(newMemStore())
+	cfg := servers(2)
+	cfg[1].Weight = 2 // fuller per meeting: takes half as many
+	p.SetServers(cfg)
+	for i := 0; i < 300; i++ {
+		if _, err := p.Place(context.Background(), fmt.Sprint(i), fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := countByServer(t, p); c["bbb1"] != 200 || c["bbb2"] != 100 {
+		t.Errorf("placements %v, want 200/100", c)
+	}
+}
+
+func TestSameMeetingOneServer(t *testing.T) {
+	p := NewPool(newMemStore())
+	p.SetServers(servers(3))
+	got := make(chan string, 50)
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pl, err := p.Place(context.Background(), "room", "room")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got <- pl.ServerID
+		}()
+	}
+	wg.Wait()
+	close(got)
+	first := ""
+	for id := range got {
+		if first == "" {
+			first = id
+		} else if id != first {
+			t.Fatalf("one meeting placed on %s and %s", first, id)
+		}
+	}
+}
+
+func TestDisabledOrRemovedServerReplaced(t *testing.T) {
+	p := NewPool(newMemStore())
+	cfg := servers(2)
+	p.SetServers(cfg)
+	ctx := context.Background()
+	pl, _ := p.Place(ctx, "room", "room")
+	if _, err := p.Lookup("room"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range cfg {
+		if cfg[i].ID == pl.ServerID {
+			cfg[i].State = Disabled
+		}
+	}
+	p.SetServers(cfg)
+	if _, err := p.Lookup("room"); err != ErrUnavailable {
+		t.Errorf("lookup on a disabled server: %v", err)
+	}
+	pl2, err := p.Place(ctx, "room", "room")
+	if err != nil || pl2.ServerID == pl.ServerID || !pl2.Fresh {
+		t.Fatalf("re-placement %+v %v", pl2, err)
+	}
+	// Removing the server drops its meetings from lookups.
+	p.SetServers(cfg[:0])
+	if _, err := p.Lookup("room"); err != ErrUnknownMeeting {
+		t.Errorf("lookup on a removed server: %v", err)
+	}
+	if _, err := p.Place(ctx, "other", "other"); err != ErrNoServer {
+		t.Errorf("empty pool: %v", err)
+	}
+}
+
+func TestCordonedKeepsMeetingsTakesNoNew(t *testing.T) {
+	p := NewPool(newMemStore())
+	cfg := servers(2)
+	p.SetServers(cfg)
+	ctx := context.Background()
+	pl, _ := p.Place(ctx, "room", "room")
+	for i := range cfg {
+		if cfg[i].ID == pl.ServerID {
+			cfg[i].State = Cordoned
+		}
+	}
+	p.SetServers(cfg)
+	if r, err := p.Lookup("room"); err != nil || r.ServerID != pl.ServerID {
+		t.Errorf("join to a cordoned server: %+v %v", r, err)
+	}
+	again, _ := p.Place(ctx, "room", "room")
+	if again.ServerID != pl.ServerID || again.Fresh {
+		t.Errorf("create of a running meeting moved it: %+v", again)
+	}
+	for i := 0; i < 5; i++ {
+		n, _ := p.Place(ctx, fmt.Sprint(i), fmt.Sprint(i))
+		if n.ServerID == pl.ServerID {
+			t.Errorf("new meeting on a cordoned server")
+		}
+	}
+}
+
+func TestFailedCreateUndone(t *testing.T) {
+	st := newMemStore()
+	p := NewPool(st)
+	p.SetServers(servers(2))
+	ctx := context.Background()
+	pl, _ := p.Place(ctx, "room", "room")
+	if err := p.ForgetUnconfirmed(ctx, "room", pl.ServerID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Lookup("room"); err != ErrUnknownMeeting {
+		t.Errorf("after undo: %v", err)
+	}
+	if len(st.m) != 0 {
+		t.Errorf("store still has %v", st.m)
+	}
+	// A confirmed meeting survives a concurrent failure.
+	pl, _ = p.Place(ctx, "room", "room")
+	p.Confirm(ctx, "room", "room", pl.ServerID)
+	p.ForgetUnconfirmed(ctx, "room", pl.ServerID)
+	if _, err := p.Lookup("room"); err != nil {
+		t.Errorf("confirmed meeting dropped: %v", err)
+	}
+}
+
+func TestLoadRestoresRegistry(t *testing.T) {
+	st := newMemStore()
+	p := NewPool(st)
+	p.SetServers(servers(2))
+	ctx := context.Background()
+	pl, _ := p.Place(ctx, "room", "room")
+
+	p2 := NewPool(st)
+	if err := p2.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p2.SetServers(servers(2))
+	r, err := p2.Lookup("room")
+	if err != nil || r.ServerID != pl.ServerID {
+		t.Errorf("after reload: %+v %v", r, err)
+	}
+	if c := countByServer(t, p2); c[pl.ServerID] != 1 {
+		t.Errorf("counts %v", c)
+	}
+}
+
+func TestServerConfigNormalize(t *testing.T) {
+	c := ServerConfig{ID: "a", URL: "https://a.example.com/bigbluebutton/api/", Secret: "x"}
+	if err := c.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	if c.URL != "https://a.example.com/bigbluebutton/api" || c.Weight != 1 || c.State != Enabled || c.Algorithm != "sha256" {
+		t.Errorf("defaults: %+v", c)
+	}
+	for _, bad := range []ServerConfig{
+		{ID: "a", URL: "a.example.com/api", Secret: "x"},
+		{ID: "a", URL: "https://a.example.com/api?x=1", Secret: "x"},
+		{ID: "a", URL: "https://a.example.com/api", Secret: "x", Weight: -1},
+		{ID: "a", URL: "https://a.example.com/api", Secret: "x", Algorithm: "md5"},
+	} {
+		if err := bad.Normalize(); err == nil {
+			t.Errorf("accepted %+v", bad)
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package bbbbalance
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddytest"
+
+	"github.com/bbb-balance/bbb_balance/balancer"
+)
+
+func TestUnmarshalCaddyfile(t *testing.T) {
+	d := caddyfile.NewTestDispenser(`bbb_balance {
+		secret one two
+		secret three
+		checksum_algorithms sha256 SHA512
+		database /var/lib/bbb.sqlite
+		timeout 7s
+		getmeetings_timeout 2s
+		server bbb1 https://bbb1.example.com/bigbluebutton/api {
+			secret s1
+			weight 2.5
+			tag big
+			state cordoned
+			algorithm sha1
+		}
+		server bbb2 https://bbb2.example.com/bigbluebutton/api/ {
+			secret {env.BBB2_SECRET}
+		}
+	}`)
+	var h Handler
+	if err := h.UnmarshalCaddyfile(d); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(h.Secrets, ","); got != "one,two,three" {
+		t.Errorf("secrets = %s", got)
+	}
+	if got := strings.Join(h.ChecksumAlgorithms, ","); got != "sha256,SHA512" {
+		t.Errorf("algorithms = %s", got)
+	}
+	if h.Database != "/var/lib/bbb.sqlite" || time.Duration(h.Timeout) != 7*time.Second || time.Duration(h.GetMeetingsTimeout) != 2*time.Second {
+		t.Errorf("database %q timeout %v getmeetings_timeout %v", h.Database, h.Timeout, h.GetMeetingsTimeout)
+	}
+	want := []balancer.ServerConfig{
+		{ID: "bbb1", URL: "https://bbb1.example.com/bigbluebutton/api", Secret: "s1", Weight: 2.5, Tag: "big", State: balancer.Cordoned, Algorithm: "sha1"},
+		{ID: "bbb2", URL: "https://bbb2.example.com/bigbluebutton/api/", Secret: "{env.BBB2_SECRET}"},
+	}
+	if len(h.Servers) != 2 || h.Servers[0] != want[0] || h.Servers[1] != want[1] {
+		t.Errorf("servers = %+v", h.Servers)
+	}
+}
+
+// Every mistake names its problem and the line it is on.
+func TestUnmarshalCaddyfileErrors(t *testing.T) {
+	cases := map[string]struct{ input, want string }{
+		"no secret":             {"bbb_balance {\n database x\n}", "at least one `secret`"},
+		"empty secret line":     {"bbb_balance {\n secret\n}", "Testfile:2"},
+		"unknown algorithm":     {"bbb_balance {\n secret s\n checksum_algorithms sha1 md5\n}", `checksum_algorithms: unknown checksum algorithm "md5" (want sha1, sha256, sha384 or sha512), at Testfile:3`},
+		"server without url":    {"bbb_balance {\n secret s\n server bbb1 {\n  secret x\n }\n}", "server bbb1: no API URL"},
+		"server without secret": {"bbb_balance {\n secret s\n server bbb1 https://bbb1/bigbluebutton/api {\n  weight 1\n }\n}", "server bbb1: no secret"},
+		"bad url":               {"bbb_balance {\n secret s\n server bbb1 ftp://bbb1/api {\n  secret x\n }\n}", `is not an http(s) URL`},
+		"duplicate id":          {"bbb_balance {\n secret s\n server a http://a/api {\n  secret x\n }\n server a http://b/api {\n  secret y\n }\n}", "server a is declared twice, at Testfile:6"},
+		"bad weight":            {"bbb_balance {\n secret s\n server a http://a/api {\n  secret x\n  weight -1\n }\n}", `server a: weight "-1" is not a positive number, at Testfile:5`},
+		"bad state":             {"bbb_balance {\n secret s\n server a http://a/api {\n  secret x\n  state gone\n }\n}", `unknown server state "gone"`},
+		"server algorithm":      {"bbb_balance {\n secret s\n server a http://a/api {\n  secret x\n  algorithm sha3\n }\n}", `unknown checksum algorithm "sha3"`},
+		"unknown setting":       {"bbb_balance {\n secret s\n colour blue\n}", `unknown subdirective "colour", at Testfile:3`},
+		"bad duration":          {"bbb_balance {\n secret s\n timeout soon\n}", `timeout: "soon" is not a positive duration`},
+	}
+	for name, c := range cases {
+		var h Handler
+		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(c.input))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want it to contain %q", name, err, c.want)
+		}
+	}
+}
+
+// The JSON form is checked too, since it does not go through the Caddyfile.
+func TestValidateJSONConfig(t *testing.T) {
+	cases := map[string]struct {
+		h    Handler
+		want string
+	}{
+		"no secret":        {Handler{}, "no secret"},
+		"empty env":        {Handler{Secrets: []string{""}}, "a secret is empty"},
+		"bad algorithm":    {Handler{Secrets: []string{"s"}, ChecksumAlgorithms: []string{"crc32"}}, "unknown checksum algorithm"},
+		"server no url":    {Handler{Secrets: []string{"s"}, Servers: []balancer.ServerConfig{{ID: "a", Secret: "x"}}}, "server a: no API URL"},
+		"server no secret": {Handler{Secrets: []string{"s"}, Servers: []balancer.ServerConfig{{ID: "a", URL: "http://a/api"}}}, "server a: no secret"},
+		"duplicate": {Handler{Secrets: []string{"s"}, Servers: []balancer.ServerConfig{
+			{ID: "a", URL: "http://a/api", Secret: "x"}, {ID: "a", URL: "http://b/api", Secret: "y"}}}, "server a is declared twice"},
+	}
+	for name, c := range cases {
+		if err := c.h.validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+}
+
+var updateGolden = flag.Bool("update", false, "rewrite the JSON of the Caddyfile golden files")
+
+func adaptForGolden(t *testing.T, caddyfileText string) string {
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfileText), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, out, "", "\t"); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// Golden files (regenerate with go test -run TestCaddyfileAdapt -update): a Caddyfile, a line of dashes, and the JSON it adapts to.
+func TestCaddyfileAdapt(t *testing.T) {
+	files, err := filepath.Glob("testdata/caddyfile_adapt/*.caddytest")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden files: %v", err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		caddyfileText, jsonText, ok := strings.Cut(string(data), "\n----------\n")
+		if !ok {
+			t.Fatalf("%s: no ---------- separator", f)
+		}
+		caddyfileText += "\n"
+		if *updateGolden {
+			jsonText = adaptForGolden(t, caddyfileText)
+			if err := os.WriteFile(f, []byte(caddyfileText+"----------\n"+jsonText), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !caddytest.CompareAdapt(t, f, caddyfileText, "caddyfile", jsonText) {
+			t.Errorf("%s: adapted JSON differs", f)
+		}
+	}
+}
