@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The project's test command: what CI runs and what a developer runs on a
+# fresh machine. Needs Go 1.26, gcc (cgo, for SQLite) and Node.js with npm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CGO_ENABLED=1
+export BBB_REQUIRE_NPM=1 # the npm client's end-to-end run must not be skipped
+
+echo "== npm: installing bigbluebutton-js@0.2.0 for the end-to-end client run"
+npm install --prefix e2e/npm --no-package-lock --no-audit --no-fund --loglevel=error
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './e2e/npm/*'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change: $unformatted"
+	exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test -race (unit, Caddyfile, end-to-end)"
+go test -race -count=1 ./...
+
+echo "== fuzzing, a short run of each target"
+for target in $(go test -list '^Fuzz' ./bbb | grep '^Fuzz'); do
+	go test -run '^$' -fuzz "^${target}\$" -fuzztime 10s ./bbb
+done
