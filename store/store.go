@@ -21,7 +21,10 @@ import (
 
 // DB is the balancer's database.
 type DB struct {
-	db *sql.DB
+	db     *sql.DB
+	writes chan writeOp
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 // Open opens (creating if needed) the SQLite file at path and brings its
@@ -45,16 +48,21 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
-	s := &DB{db: db}
+	s := &DB{db: db, writes: make(chan writeOp, maxBatch), stop: make(chan struct{}), done: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrating database %s: %w", path, err)
 	}
+	go s.writer()
 	return s, nil
 }
 
-// Close closes the database.
-func (s *DB) Close() error { return s.db.Close() }
+// Close finishes the queued writes and closes the database.
+func (s *DB) Close() error {
+	close(s.stop)
+	<-s.done
+	return s.db.Close()
+}
 
 // Ping checks that the database answers.
 func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
@@ -117,17 +125,15 @@ func (s *DB) Meetings(ctx context.Context) ([]balancer.MeetingRecord, error) {
 
 // SaveMeeting implements balancer.Store.
 func (s *DB) SaveMeeting(ctx context.Context, m balancer.MeetingRecord) error {
-	_, err := s.db.ExecContext(ctx,
+	return s.write(ctx,
 		`INSERT INTO meetings(key, meeting_id, server_id, created_at) VALUES(?, ?, ?, ?)
 		 ON CONFLICT(key) DO UPDATE SET meeting_id = excluded.meeting_id, server_id = excluded.server_id, created_at = excluded.created_at`,
 		m.Key, m.MeetingID, m.ServerID, m.Created.UnixMilli())
-	return err
 }
 
 // DeleteMeeting implements balancer.Store.
 func (s *DB) DeleteMeeting(ctx context.Context, key string) error {
-	_, err := s.db.ExecContext(ctx, "DELETE FROM meetings WHERE key = ?", key)
-	return err
+	return s.write(ctx, "DELETE FROM meetings WHERE key = ?", key)
 }
 
 var _ balancer.Store = (*DB)(nil)

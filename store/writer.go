@@ -1,0 +1,90 @@
+package store
+
+import (
+	"context"
+	"errors"
+)
+
+// Small writes (one meeting placed, one ended) go through one writer
+// goroutine that commits whatever has queued up in a single transaction:
+// a burst of creates costs one commit instead of one each, and SQLite never
+// has two writers waiting on its lock. Each caller still returns only once
+// its own write is committed.
+
+const maxBatch = 256
+
+type writeOp struct {
+	query string
+	args  []any
+	done  chan error
+}
+
+var errClosed = errors.New("store: database closed")
+
+// write queues one statement and waits until it is committed.
+func (s *DB) write(ctx context.Context, query string, args ...any) error {
+	op := writeOp{query: query, args: args, done: make(chan error, 1)}
+	select {
+	case s.writes <- op:
+	case <-s.stop:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued the write happens; wait for it even if ctx ends, so the
+	// caller never believes a committed write failed.
+	return <-op.done
+}
+
+func (s *DB) writer() {
+	defer close(s.done)
+	batch := make([]writeOp, 0, maxBatch)
+	for {
+		select {
+		case op := <-s.writes:
+			batch = append(batch[:0], op)
+		case <-s.stop:
+			// Drain what was queued before Close.
+			for {
+				select {
+				case op := <-s.writes:
+					s.commit([]writeOp{op})
+				default:
+					return
+				}
+			}
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case op := <-s.writes:
+				batch = append(batch, op)
+			default:
+				break more
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit runs a batch in one transaction. A statement that fails fails
+// alone (SQLite rolls back just that statement); if the commit fails, every
+// write of the batch reports it.
+func (s *DB) commit(batch []writeOp) {
+	ctx := context.Background()
+	errs := make([]error, len(batch))
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err == nil {
+		for i, op := range batch {
+			_, errs[i] = tx.ExecContext(ctx, op.query, op.args...)
+		}
+		err = tx.Commit()
+	}
+	for i, op := range batch {
+		if err != nil {
+			op.done <- err
+		} else {
+			op.done <- errs[i]
+		}
+	}
+}
