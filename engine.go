@@ -76,6 +76,9 @@ func newTransport() *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   5 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		// BBB answers are small XML; gzip would cost more CPU than it saves on
+		// the wire between balancer and servers.
+		DisableCompression: true,
 	}
 }
 

@@ -33,10 +33,11 @@ type Front struct {
 
 // request is one API call after its parameters have been gathered.
 type request struct {
-	call   string
-	params bbb.Query // every parameter, checksum removed, as the client encoded it
-	body   io.Reader // an XML body to stream through (create, insertDocument), or nil
-	r      *http.Request
+	call      string
+	params    bbb.Query // every parameter, checksum removed, as the client encoded it
+	meetingID string    // decoded
+	body      io.Reader // an XML body to stream through (create, insertDocument), or nil
+	r         *http.Request
 }
 
 // CallName returns the API call of a path under Prefix ("" for index) and
@@ -167,6 +168,7 @@ func (f *Front) gather(call string, h handler, r *http.Request) (*request, strin
 		}
 		return nil, bbb.KeyChecksumError, msg
 	}
+	req.meetingID = req.params.Get("meetingID")
 	return req, "", ""
 }
 

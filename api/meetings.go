@@ -24,7 +24,7 @@ const (
 )
 
 // meetingKey is the registry key of the meeting a call is about.
-func meetingKey(req *request) string { return req.params.Get("meetingID") }
+func meetingKey(req *request) string { return req.meetingID }
 
 // paramsFor returns the parameters to send to the meeting's server.
 func paramsFor(req *request, route balancer.Route) bbb.Query {
@@ -91,8 +91,10 @@ func (f *Front) join(w http.ResponseWriter, req *request) {
 		return
 	}
 	// The browser goes straight to the server; the balancer is out of the
-	// way for the rest of the session.
-	http.Redirect(w, req.r, route.Server.CallURL("join", paramsFor(req, route)), http.StatusFound)
+	// way for the rest of the session. (No http.Redirect: its HTML body and
+	// URL cleaning cost a tenth of a join.)
+	w.Header().Set("Location", route.Server.CallURL("join", paramsFor(req, route)))
+	w.WriteHeader(http.StatusFound)
 }
 
 // joinError does what BBB does with a failed join: send the browser to the

@@ -36,3 +36,22 @@ func TestSplitChecksumMiddle(t *testing.T) {
 		t.Errorf("got %q %q %v", rest, sum, ok)
 	}
 }
+
+func TestParseEnvelope(t *testing.T) {
+	cases := map[string]Envelope{
+		"<response><returncode>SUCCESS</returncode><running>false</running></response>":                                                    {ReturnCode: "SUCCESS"},
+		"<response>\n<returncode>FAILED</returncode><messageKey>idNotUnique</messageKey><message>A &amp; B &lt;x&gt;</message></response>": {ReturnCode: "FAILED", MessageKey: "idNotUnique", Message: "A & B <x>"},
+		"<response><returncode>FAILED</returncode><errors><error><key>k</key><message>m</message></error></errors></response>":             {ReturnCode: "FAILED", Message: "m"},
+	}
+	for body, want := range cases {
+		got, err := ParseEnvelope([]byte(body))
+		if err != nil || got != want {
+			t.Errorf("ParseEnvelope(%q) = %+v, %v; want %+v", body, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "not xml at all", "<html><body>502</body></html>", "<response><returncode>"} {
+		if _, err := ParseEnvelope([]byte(bad)); err == nil {
+			t.Errorf("ParseEnvelope(%q) accepted", bad)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"io"
 	"net/http"
+	"strings"
 )
 
 // Return codes.
@@ -123,7 +124,15 @@ func (e Element) render(b *bytes.Buffer) {
 }
 
 // ParseEnvelope reads returncode, messageKey and message from an answer.
+// It runs on every forwarded call, so it looks for the three elements
+// directly and leaves full XML decoding to answers it cannot read that way.
 func ParseEnvelope(body []byte) (Envelope, error) {
+	if rc, ok := elementText(body, "returncode"); ok && bytes.HasPrefix(bytes.TrimSpace(body), []byte("<")) {
+		e := Envelope{ReturnCode: rc}
+		e.MessageKey, _ = elementText(body, "messageKey")
+		e.Message, _ = elementText(body, "message")
+		return e, nil
+	}
 	var e Envelope
 	err := xml.Unmarshal(body, &e)
 	if err == nil && e.ReturnCode == "" {
@@ -131,6 +140,28 @@ func ParseEnvelope(body []byte) (Envelope, error) {
 	}
 	return e, err
 }
+
+// elementText returns the unescaped text of the first <name>…</name> in
+// body, if it holds plain text.
+func elementText(body []byte, name string) (string, bool) {
+	open := "<" + name + ">"
+	i := bytes.Index(body, []byte(open))
+	if i < 0 {
+		return "", false
+	}
+	rest := body[i+len(open):]
+	j := bytes.IndexByte(rest, '<')
+	if j < 0 || !bytes.HasPrefix(rest[j:], []byte("</"+name+">")) {
+		return "", false
+	}
+	text := rest[:j]
+	if bytes.IndexByte(text, '&') < 0 {
+		return string(text), true
+	}
+	return xmlUnescaper.Replace(string(text)), true
+}
+
+var xmlUnescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&quot;", `"`, "&apos;", "'", "&#39;", "'", "&#34;", `"`, "&amp;", "&")
 
 var errNoReturnCode = xmlError("response did not include returncode")
 

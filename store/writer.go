@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"runtime"
 )
 
 // Small writes (one meeting placed, one ended) go through one writer
@@ -32,8 +33,20 @@ func (s *DB) write(ctx context.Context, query string, args ...any) error {
 		return ctx.Err()
 	}
 	// Once queued the write happens; wait for it even if ctx ends, so the
-	// caller never believes a committed write failed.
-	return <-op.done
+	// caller never believes a committed write failed. The writer drains the
+	// queue before it stops, so an op it has not answered by then was queued
+	// too late.
+	select {
+	case err := <-op.done:
+		return err
+	case <-s.done:
+		select {
+		case err := <-op.done:
+			return err
+		default:
+			return errClosed
+		}
+	}
 }
 
 func (s *DB) writer() {
@@ -54,6 +67,9 @@ func (s *DB) writer() {
 				}
 			}
 		}
+		// Let the creates already under way reach the queue: one commit for
+		// many is what keeps SQLite off the create path's budget.
+		runtime.Gosched()
 	more:
 		for len(batch) < maxBatch {
 			select {

@@ -431,14 +431,11 @@ func (s *Server) freeVoiceBridgeLocked() string {
 			return vb
 		}
 	}
-	for n := 10000; n <= 99999; n++ {
-		if vb := strconv.Itoa(n); s.voiceBridges[vb] == nil {
-			return vb
-		}
-	}
-	// Every 5-digit bridge is taken; fall back to a longer number.
-	for n := 100000; ; n++ {
-		if vb := strconv.Itoa(n); s.voiceBridges[vb] == nil {
+	// The 5-digit bridges are (nearly) all taken, as after a long load
+	// run: hand out longer numbers in order, in constant time.
+	for {
+		s.overflowBridge++
+		if vb := strconv.Itoa(99999 + s.overflowBridge); s.voiceBridges[vb] == nil {
 			return vb
 		}
 	}

@@ -143,11 +143,12 @@ type Server struct {
 	counts   map[string]int
 	maxCalls int
 
-	mu           sync.RWMutex
-	meetings     map[string]*meeting // by external meetingID
-	byInternal   map[string]*meeting
-	voiceBridges map[string]*meeting
-	seq          uint64
+	mu             sync.RWMutex
+	meetings       map[string]*meeting // by external meetingID
+	byInternal     map[string]*meeting
+	voiceBridges   map[string]*meeting
+	overflowBridge int // past 99999, for servers with more meetings than 5-digit bridges
+	seq            uint64
 
 	rndMu sync.Mutex
 	rnd   *rand.Rand

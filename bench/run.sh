@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Measures the balancer against ceilings taken in the same run, on this
+# machine, over loopback:
+#   join redirects/s through bbb_balance  vs  Caddy's own `respond` (a 302)
+#   creates/s through bbb_balance          vs  creates sent straight to a fake BBB server
+# Fakes bbb1-3 (ports 9201-9203) form the pool; bbb4 (9204) takes the direct creates.
+# Each pair runs RUNS times, alternating; the medians and their ratios are
+# printed at the end.
+#
+# Usage: bench/run.sh [RUNS] [SECONDS] [CLIENTS]     (defaults 3 10 32)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-3}
+SECONDS_PER_RUN=${2:-10}
+CLIENTS=${3:-32}
+export CGO_ENABLED=1
+
+echo "== building (the first build of Caddy takes a few minutes)"
+mkdir -p bin
+go build -o bin/caddy ./cmd/caddy
+go build -o bin/bbbfake ./cmd/bbbfake
+go build -o bin/bbbload ./cmd/bbbload
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+bin/bbbfake -n 4 -base-port 9201 -secret fake-secret >"$work/fakes.txt" &
+pids+=($!)
+
+cat >"$work/Caddyfile" <<CADDY
+{
+	admin localhost:2099
+	auto_https off
+	persist_config off
+}
+
+:9100 {
+	bbb_balance {
+		secret bench-secret
+		database $work/bench.sqlite
+		server bbb1 http://127.0.0.1:9201/bigbluebutton/api {
+			secret fake-secret
+		}
+		server bbb2 http://127.0.0.1:9202/bigbluebutton/api {
+			secret fake-secret
+		}
+		server bbb3 http://127.0.0.1:9203/bigbluebutton/api {
+			secret fake-secret
+		}
+	}
+}
+
+:9101 {
+	header Location "http://127.0.0.1:9201/bigbluebutton/api/join?fullName=x&meetingID=y&checksum=z"
+	respond 302
+}
+CADDY
+XDG_DATA_HOME=$work XDG_CONFIG_HOME=$work bin/caddy run --config "$work/Caddyfile" >"$work/caddy.log" 2>&1 &
+pids+=($!)
+
+for _ in $(seq 100); do
+	if curl -fs -o /dev/null http://127.0.0.1:9100/bigbluebutton/api && [ -s "$work/fakes.txt" ]; then break; fi
+	sleep 0.1
+done
+curl -fs -o /dev/null http://127.0.0.1:9100/bigbluebutton/api || { cat "$work/caddy.log"; exit 1; }
+
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Go $(go env GOVERSION)"
+echo "== $RUNS runs x ${SECONDS_PER_RUN}s, $CLIENTS clients"
+load() { bin/bbbload -c "$CLIENTS" -d "${SECONDS_PER_RUN}s" "$@" | tee -a "$work/results.txt"; }
+for r in $(seq "$RUNS"); do
+	load -label respond -call get -url http://127.0.0.1:9101/
+	load -label join -call join -url http://127.0.0.1:9100 -secret bench-secret
+	load -label create-direct -call create -url http://127.0.0.1:9204 -secret fake-secret
+	load -label create -call create -url http://127.0.0.1:9100 -secret bench-secret
+done
+
+median() { grep "^$1 " "$work/results.txt" | sed 's/.*rate=\([0-9]*\).*/\1/' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+p99() { grep "^$1 " "$work/results.txt" | sed 's/.*p99=\([^ ]*\).*/\1/' | tr '\n' ' '; }
+respond=$(median respond); join=$(median join); direct=$(median create-direct); create=$(median create)
+echo
+echo "== medians of $RUNS runs"
+printf '%-34s %8s/s   p99 per run: %s\n' "Caddy respond 302 (ceiling)" "$respond" "$(p99 respond)"
+printf '%-34s %8s/s   p99 per run: %s\n' "join through bbb_balance" "$join" "$(p99 join)"
+printf '%-34s %8s/s   p99 per run: %s\n' "create straight to a fake BBB" "$direct" "$(p99 create-direct)"
+printf '%-34s %8s/s   p99 per run: %s\n' "create through bbb_balance" "$create" "$(p99 create)"
+awk -v j="$join" -v r="$respond" -v c="$create" -v d="$direct" 'BEGIN {
+	printf "join / respond   = %.2f   (goal >= 0.70)\n", j / r
+	printf "create / direct  = %.2f   (goal >= 0.50)\n", c / d
+}'

@@ -1,0 +1,184 @@
+// Command bbbload sends BBB API calls as fast as a number of clients can and
+// reports the rate and latency. It is the load half of bench/run.sh.
+//
+//	bbbload -url http://127.0.0.1:9100 -secret S -call join -c 32 -d 10s
+//
+// -call join      creates -meetings meetings, then joins them round-robin
+//
+//	(the answer must be a 302)
+//
+// -call create    creates a new meeting per request (must be SUCCESS)
+// -call get       plain GETs of -url as is (for a ceiling such as respond)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bbb-balance/bbb_balance/bbb"
+)
+
+func main() {
+	var (
+		base     = flag.String("url", "http://127.0.0.1:9100", "balancer (or BBB server) base URL, without /bigbluebutton/api")
+		secret   = flag.String("secret", "", "secret to sign with")
+		call     = flag.String("call", "join", "join, create or get")
+		clients  = flag.Int("c", 32, "concurrent clients")
+		duration = flag.Duration("d", 10*time.Second, "how long to send")
+		meetings = flag.Int("meetings", 50, "meetings to join (join)")
+		warmup   = flag.Duration("warmup", time.Second, "load sent before measuring")
+		label    = flag.String("label", "", "name printed with the result")
+	)
+	flag.Parse()
+	api := strings.TrimSuffix(*base, "/") + "/bigbluebutton/api/"
+
+	client := &http.Client{
+		Transport:     &http.Transport{MaxIdleConnsPerHost: *clients * 2, MaxConnsPerHost: *clients * 2},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       30 * time.Second,
+	}
+	sign := func(c, q string) string { return api + c + "?" + bbb.Sign(bbb.SHA256, c, q, *secret) }
+	run := os.Getpid()
+
+	var next func(i uint64) (string, func(*http.Response, []byte) error)
+	switch *call {
+	case "join":
+		ids := make([]string, *meetings)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("load-%d-%d", run, i)
+			if err := expectSuccess(client, sign("create", "name=Load&meetingID="+ids[i])); err != nil {
+				fail("creating meeting %s: %v", ids[i], err)
+			}
+		}
+		urls := make([]string, len(ids))
+		for i, id := range ids {
+			urls[i] = sign("join", "fullName=Load%20Tester&role=VIEWER&meetingID="+id)
+		}
+		next = func(i uint64) (string, func(*http.Response, []byte) error) {
+			return urls[i%uint64(len(urls))], want302
+		}
+	case "create":
+		var seq atomic.Uint64
+		next = func(uint64) (string, func(*http.Response, []byte) error) {
+			id := fmt.Sprintf("c-%d-%d", run, seq.Add(1))
+			return sign("create", "name=Load&meetingID="+id), wantSuccess
+		}
+	case "get":
+		next = func(uint64) (string, func(*http.Response, []byte) error) { return *base, wantAny }
+	default:
+		fail("unknown -call %q", *call)
+	}
+
+	measure := func(d time.Duration) (n int, errs int, lat []time.Duration) {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		var counter atomic.Uint64
+		var firstErr atomic.Value
+		for c := 0; c < *clients; c++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var mine []time.Duration
+				bad := 0
+				for ctx.Err() == nil {
+					u, check := next(counter.Add(1))
+					t0 := time.Now()
+					err := do(client, u, check)
+					if ctx.Err() != nil {
+						break // cut off by the end of the run, not a failure
+					}
+					mine = append(mine, time.Since(t0))
+					if err != nil {
+						bad++
+						firstErr.CompareAndSwap(nil, err.Error())
+					}
+				}
+				mu.Lock()
+				lat = append(lat, mine...)
+				errs += bad
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if e := firstErr.Load(); e != nil {
+			fmt.Fprintf(os.Stderr, "bbbload: first error: %s\n", e)
+		}
+		return len(lat), errs, lat
+	}
+	if *warmup > 0 {
+		measure(*warmup)
+	}
+	n, errs, lat := measure(*duration)
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[int(p*float64(len(lat)-1))]
+	}
+	fmt.Printf("%s call=%s clients=%d requests=%d errors=%d rate=%.0f/s p50=%s p99=%s\n",
+		*label, *call, *clients, n, errs, float64(n)/duration.Seconds(), pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond))
+	if errs > 0 {
+		os.Exit(1)
+	}
+}
+
+func do(client *http.Client, u string, check func(*http.Response, []byte) error) error {
+	resp, err := client.Get(u)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	return check(resp, body)
+}
+
+func want302(resp *http.Response, body []byte) error {
+	if resp.StatusCode != http.StatusFound {
+		return fmt.Errorf("HTTP %d, want 302: %.200s", resp.StatusCode, body)
+	}
+	return nil
+}
+
+func wantSuccess(resp *http.Response, body []byte) error {
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	env, err := bbb.ParseEnvelope(body)
+	if err != nil {
+		return err
+	}
+	if !env.OK() {
+		return errors.New(env.MessageKey + ": " + env.Message)
+	}
+	return nil
+}
+
+func wantAny(resp *http.Response, _ []byte) error {
+	if resp.StatusCode >= 500 {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+func expectSuccess(client *http.Client, u string) error { return do(client, u, wantSuccess) }
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bbbload: "+format+"\n", args...)
+	os.Exit(2)
+}
