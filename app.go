@@ -6,18 +6,34 @@ import (
 	"sync"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyevents"
+	"go.uber.org/zap"
 
 	"github.com/bbb-balance/bbb_balance/balancer"
+	"github.com/bbb-balance/bbb_balance/health"
 )
 
 // App is loaded implicitly by every bbb_balance handler. Its only job is
 // timing: Caddy provisions a new config while the old one still serves (and
 // `caddy validate` provisions without ever serving), so handlers only stage
 // their settings, and Start, which Caddy calls only for a config that goes
-// live, applies them to the running engines.
+// live, applies them to the running engines and starts their pollers.
 type App struct {
 	mu     sync.Mutex
-	staged map[*engine][]balancer.ServerConfig
+	staged map[*engine]stagedConfig
+}
+
+type stagedConfig struct {
+	settings engineSettings
+	ctx      caddy.Context
+}
+
+// engineSettings are the parts of a handler's config that the shared engine
+// runs with.
+type engineSettings struct {
+	servers []balancer.ServerConfig
+	health  health.Config
+	load    balancer.LoadModel
 }
 
 // CaddyModule returns the Caddy module information.
@@ -28,36 +44,45 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// stage records the server list a handler wants for an engine. A brand-new
-// engine serves no config yet, so it takes the list at once: requests that
-// reach the new config before Start then already see their servers.
-func (a *App) stage(e *engine, servers []balancer.ServerConfig) error {
+// stage records what a handler wants of an engine.
+func (a *App) stage(e *engine, st engineSettings, ctx caddy.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.staged == nil {
-		a.staged = map[*engine][]balancer.ServerConfig{}
+		a.staged = map[*engine]stagedConfig{}
 	}
-	if prev, ok := a.staged[e]; ok && !reflect.DeepEqual(prev, servers) {
-		return fmt.Errorf("bbb_balance: two handlers share database %s with different servers; give each its own database", e.key)
+	if prev, ok := a.staged[e]; ok && !reflect.DeepEqual(prev.settings, st) {
+		return fmt.Errorf("bbb_balance: two handlers share database %s with different settings; give each its own database", e.path)
 	}
-	a.staged[e] = servers
-	if e.fresh {
-		e.pool.SetServers(servers)
-	}
+	a.staged[e] = stagedConfig{settings: st, ctx: ctx}
 	return nil
 }
 
-// Start applies the staged settings.
+// Start applies the staged settings: new servers are polled once before
+// Start returns, so the config goes live with a pool that is ready.
 func (a *App) Start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for e, servers := range a.staged {
-		e.apply(servers)
+	for e, sc := range a.staged {
+		e.apply(sc.settings, sc.ctx.Logger(), eventEmitter(sc.ctx))
 	}
 	return nil
 }
 
 // Stop does nothing: engines stop when their last config is cleaned up.
 func (a *App) Stop() error { return nil }
+
+// eventEmitter returns a function that reports health changes as Caddy
+// events ("healthy", "unhealthy", as reverse_proxy does) from the config
+// of ctx, so users can hook handlers to them.
+func eventEmitter(ctx caddy.Context) func(name string, data map[string]any) {
+	appIface, err := ctx.App("events")
+	if err != nil {
+		ctx.Logger().Warn("no events app; health events are not emitted", zap.Error(err))
+		return func(string, map[string]any) {}
+	}
+	events := appIface.(*caddyevents.App)
+	return func(name string, data map[string]any) { events.Emit(ctx, name, data) }
+}
 
 var _ caddy.App = (*App)(nil)

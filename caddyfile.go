@@ -32,6 +32,18 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    database <path>
 //	    timeout <duration>
 //	    getmeetings_timeout <duration>
+//	    health_interval <duration>
+//	    health_timeout <duration>
+//	    health_passes <n>
+//	    health_fails <n>
+//	    load {
+//	        meeting <weight>
+//	        participant <weight>
+//	        voice <weight>
+//	        video <weight>
+//	        new_meeting_size <seats>
+//	        new_meeting_window <duration>
+//	    }
 //	    server <id> <api-url> {
 //	        secret <secret>
 //	        algorithm sha1|sha256|sha384|sha512
@@ -77,6 +89,26 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "getmeetings_timeout":
 			if err := parseDuration(d, &h.GetMeetingsTimeout); err != nil {
+				return err
+			}
+		case "health_interval":
+			if err := parseDuration(d, &h.HealthInterval); err != nil {
+				return err
+			}
+		case "health_timeout":
+			if err := parseDuration(d, &h.HealthTimeout); err != nil {
+				return err
+			}
+		case "health_passes":
+			if err := parseCount(d, &h.HealthPasses); err != nil {
+				return err
+			}
+		case "health_fails":
+			if err := parseCount(d, &h.HealthFails); err != nil {
+				return err
+			}
+		case "load":
+			if err := parseLoad(d, h); err != nil {
 				return err
 			}
 		case "server":
@@ -163,6 +195,62 @@ func parseServer(d *caddyfile.Dispenser, seen map[string]bool) (balancer.ServerC
 		return s, d.Errf("%v (server block at line %d)", err, line)
 	}
 	return s, nil
+}
+
+func parseCount(d *caddyfile.Dispenser, into *int) error {
+	name := d.Val()
+	var v string
+	if !d.AllArgs(&v) {
+		return d.ArgErr()
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return d.Errf("%s: %q is not a whole number of at least 1", name, v)
+	}
+	*into = n
+	return nil
+}
+
+func parseLoad(d *caddyfile.Dispenser, h *Handler) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	l := &LoadConfig{}
+	for d.NextBlock(1) {
+		name := d.Val()
+		if name == "new_meeting_window" {
+			if err := parseDuration(d, &l.NewMeetingWindow); err != nil {
+				return err
+			}
+			continue
+		}
+		var into *float64
+		switch name {
+		case "meeting":
+			into = &l.Meeting
+		case "participant":
+			into = &l.Participant
+		case "voice":
+			into = &l.Voice
+		case "video":
+			into = &l.Video
+		case "new_meeting_size":
+			into = &l.NewMeetingSize
+		default:
+			return d.Errf("load: unknown setting %q (want meeting, participant, voice, video, new_meeting_size or new_meeting_window)", name)
+		}
+		var v string
+		if !d.AllArgs(&v) {
+			return d.ArgErr()
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			return d.Errf("load: %s %q is not a number of at least 0", name, v)
+		}
+		*into = f
+	}
+	h.Load = l
+	return nil
 }
 
 func parseDuration(d *caddyfile.Dispenser, into *caddy.Duration) error {

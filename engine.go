@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
+	"github.com/bbb-balance/bbb_balance/health"
 	"github.com/bbb-balance/bbb_balance/store"
 )
 
@@ -23,13 +25,15 @@ var engines = caddy.NewUsagePool()
 // the HTTP client to the BBB servers.
 type engine struct {
 	key    string
+	path   string
 	db     *store.DB
 	pool   *balancer.Pool
 	client *bbb.Client
-	logger *zap.Logger
+	poller *health.Poller
 
-	// fresh is true until a config has gone live with this engine.
-	fresh bool
+	mu   sync.Mutex
+	stop context.CancelFunc // of the poller; nil until a config goes live
+	done chan struct{}
 }
 
 func loadEngine(path string, logger *zap.Logger) (*engine, error) {
@@ -55,13 +59,14 @@ func newEngine(key, path string, logger *zap.Logger) (*engine, error) {
 		db.Close()
 		return nil, err
 	}
+	client := &bbb.Client{HTTP: &http.Client{Transport: newTransport()}}
 	return &engine{
 		key:    key,
+		path:   path,
 		db:     db,
 		pool:   pool,
-		client: &bbb.Client{HTTP: &http.Client{Transport: newTransport()}},
-		logger: logger,
-		fresh:  true,
+		client: client,
+		poller: health.New(pool, client, health.Config{}, logger),
 	}, nil
 }
 
@@ -82,14 +87,59 @@ func newTransport() *http.Transport {
 	}
 }
 
-// apply makes servers the live server list.
-func (e *engine) apply(servers []balancer.ServerConfig) {
-	e.pool.SetServers(servers)
-	e.fresh = false
+// apply makes a live config's settings the engine's: the server list, the
+// load model and the poller's settings. New servers are polled once before
+// apply returns; the poller starts with the first config that goes live.
+func (e *engine) apply(st engineSettings, logger *zap.Logger, emit func(string, map[string]any)) {
+	e.pool.SetLoadModel(st.load)
+	added := e.pool.SetServers(st.servers)
+	e.poller.Configure(st.health, logger, func(ch balancer.Change) { reportChange(logger, emit, ch) })
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stop == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		e.stop, e.done = cancel, make(chan struct{})
+		e.poller.Round(ctx, nil, true)
+		go func() {
+			defer close(e.done)
+			e.poller.Run(ctx)
+		}()
+	} else if len(added) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), st.health.Timeout)
+		defer cancel()
+		e.poller.Round(ctx, added, true)
+	}
 }
 
-// Destruct implements caddy.Destructor.
+// reportChange logs a poll's changes and emits them as Caddy events.
+func reportChange(logger *zap.Logger, emit func(string, map[string]any), ch balancer.Change) {
+	server := zap.String("server", ch.Server)
+	switch {
+	case ch.WentUp:
+		logger.Info("server is online", server)
+		emit("healthy", map[string]any{"host": ch.Server})
+	case ch.WentDown:
+		logger.Warn("server is offline", server, zap.String("error", ch.Unhealthy))
+		emit("unhealthy", map[string]any{"host": ch.Server, "error": ch.Unhealthy})
+	}
+	if ch.Drained {
+		logger.Info("cordoned server has no meetings left; now disabled", server)
+	}
+	for _, m := range ch.Stale {
+		logger.Info("meeting ended on its server; removed from the registry", server, zap.String("meeting", m.Key))
+	}
+}
+
+// Destruct implements caddy.Destructor: the poller stops, in-flight polls
+// are cancelled, and the database closes.
 func (e *engine) Destruct() error {
+	e.mu.Lock()
+	if e.stop != nil {
+		e.stop()
+		<-e.done
+	}
+	e.mu.Unlock()
 	e.client.HTTP.CloseIdleConnections()
 	return e.db.Close()
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/bbb-balance/bbb_balance/api"
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
+	"github.com/bbb-balance/bbb_balance/health"
 )
 
 func init() {
@@ -47,6 +48,19 @@ type Handler struct {
 	// GetMeetingsTimeout bounds how long getMeetings waits for each
 	// server; a slower server is left out of the answer. Default 3s.
 	GetMeetingsTimeout caddy.Duration `json:"getmeetings_timeout,omitempty"`
+
+	// HealthInterval is how often every server is polled (a signed
+	// getMeetings), default 10s. The names and meanings of the four health
+	// settings are those of reverse_proxy's active health checks.
+	HealthInterval caddy.Duration `json:"health_interval,omitempty"`
+	// HealthTimeout bounds one poll, default 5s.
+	HealthTimeout caddy.Duration `json:"health_timeout,omitempty"`
+	// HealthPasses good polls in a row bring a server online, default 1.
+	HealthPasses int `json:"health_passes,omitempty"`
+	// HealthFails failed polls in a row take a server offline, default 2.
+	HealthFails int `json:"health_fails,omitempty"`
+	// Load weighs what servers report; see balancer.LoadModel.
+	Load *LoadConfig `json:"load,omitempty"`
 
 	engine *engine
 	front  *api.Front
@@ -102,7 +116,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := appIface.(*App).stage(eng, h.Servers); err != nil {
+	if err := appIface.(*App).stage(eng, h.settings(), ctx); err != nil {
 		return err
 	}
 
@@ -121,6 +135,35 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
+// LoadConfig is the JSON and Caddyfile form of balancer.LoadModel: the
+// weight of a meeting, a participant, a voice user and a webcam, and the
+// reserve of a new meeting (its expected size and how long that fades).
+type LoadConfig struct {
+	Meeting          float64        `json:"meeting,omitempty"`
+	Participant      float64        `json:"participant,omitempty"`
+	Voice            float64        `json:"voice,omitempty"`
+	Video            float64        `json:"video,omitempty"`
+	NewMeetingSize   float64        `json:"new_meeting_size,omitempty"`
+	NewMeetingWindow caddy.Duration `json:"new_meeting_window,omitempty"`
+}
+
+func (h *Handler) settings() engineSettings {
+	st := engineSettings{
+		servers: h.Servers,
+		health: health.Config{
+			Interval: time.Duration(h.HealthInterval),
+			Timeout:  time.Duration(h.HealthTimeout),
+			Rule:     balancer.HealthRule{Passes: h.HealthPasses, Fails: h.HealthFails},
+		}.WithDefaults(),
+	}
+	if l := h.Load; l != nil {
+		st.load = balancer.LoadModel{Meeting: l.Meeting, Participant: l.Participant, Voice: l.Voice, Video: l.Video,
+			NewMeetingSize: l.NewMeetingSize, NewMeetingWindow: time.Duration(l.NewMeetingWindow)}
+	}
+	st.load = st.load.WithDefaults()
+	return st
+}
+
 // validate checks the config and fills server defaults. It runs in
 // Provision, before anything is opened, so a bad config changes nothing.
 func (h *Handler) validate() error {
@@ -136,6 +179,12 @@ func (h *Handler) validate() error {
 		if _, err := bbb.ParseAlgorithm(a); err != nil {
 			return fmt.Errorf("bbb_balance: checksum_algorithms: %v", err)
 		}
+	}
+	if h.HealthPasses < 0 || h.HealthFails < 0 || h.HealthInterval < 0 || h.HealthTimeout < 0 {
+		return fmt.Errorf("bbb_balance: health settings must not be negative")
+	}
+	if l := h.Load; l != nil && (l.Meeting < 0 || l.Participant < 0 || l.Voice < 0 || l.Video < 0 || l.NewMeetingSize < 0 || l.NewMeetingWindow < 0) {
+		return fmt.Errorf("bbb_balance: load weights must not be negative")
 	}
 	seen := map[string]bool{}
 	for i := range h.Servers {

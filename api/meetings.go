@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -41,21 +42,40 @@ func (f *Front) create(w http.ResponseWriter, req *request) {
 		return
 	}
 	ctx := req.r.Context()
-	pl, err := f.Pool.Place(ctx, key, key)
-	if err != nil {
-		f.Logger.Error("no server for a new meeting", zap.String("meeting", key), zap.Error(err))
-		if errors.Is(err, balancer.ErrNoServer) {
-			bbb.WriteError(w, bbb.KeyInternalError, "Could not find any available servers.")
-		} else {
-			bbb.WriteError(w, bbb.KeyInternalError, msgCreateFailed)
-		}
+	maxParticipants, _ := strconv.Atoi(req.params.Get("maxParticipants"))
+	pl, err := f.Pool.Place(ctx, balancer.Request{
+		Key:             key,
+		MeetingID:       key,
+		Tags:            req.params.Get(serverTagParam),
+		MaxParticipants: maxParticipants,
+	})
+	var tagErr *balancer.TagError
+	switch {
+	case errors.As(err, &tagErr):
+		bbb.WriteError(w, bbb.KeyServerTagUnavailable, tagErr.Error())
+		return
+	case errors.Is(err, balancer.ErrNoServer):
+		f.Logger.Error("no server for a new meeting", zap.String("meeting", key))
+		bbb.WriteError(w, bbb.KeyInternalError, "Could not find any available servers.")
+		return
+	case err != nil:
+		f.Logger.Error("placing a meeting failed", zap.String("meeting", key), zap.Error(err))
+		bbb.WriteError(w, bbb.KeyInternalError, msgCreateFailed)
 		return
 	}
 	if pl.Fresh {
 		f.Logger.Info("meeting placed", zap.String("meeting", key), zap.String("server", pl.ServerID))
 	}
 	route := balancer.Route{MeetingID: key, ServerID: pl.ServerID, Server: pl.Server}
-	res, ok := f.forward(w, req, route, paramsFor(req, route), msgCreateFailed)
+	params := paramsFor(req, route)
+	// The server learns the tag it was chosen for, as with scalelite.
+	if _, tagged := params.Lookup(serverTagParam); tagged || pl.Tag != "" {
+		params = params.Without(serverTagParam)
+		if pl.Tag != "" {
+			params = params.With(serverTagParam, pl.Tag)
+		}
+	}
+	res, ok := f.forward(w, req, route, params, msgCreateFailed)
 	// The answer is out; registry bookkeeping must not depend on the client
 	// staying connected.
 	ctx = context.WithoutCancel(ctx)
@@ -71,6 +91,9 @@ func (f *Front) create(w http.ResponseWriter, req *request) {
 	}
 }
 
+// serverTagParam chooses servers by tag (scalelite's meta_server-tag).
+const serverTagParam = "meta_server-tag"
+
 func (f *Front) join(w http.ResponseWriter, req *request) {
 	key := meetingKey(req)
 	switch {
@@ -81,7 +104,7 @@ func (f *Front) join(w http.ResponseWriter, req *request) {
 		f.joinError(w, req.params.Values(), bbb.KeyMissingFullName, bbb.MsgMissingFullName)
 		return
 	}
-	route, err := f.Pool.Lookup(key)
+	route, err := f.Pool.Join(key)
 	switch {
 	case errors.Is(err, balancer.ErrUnavailable):
 		f.joinError(w, req.params.Values(), bbb.KeyServerUnavailable, bbb.MsgServerUnavailable)
@@ -197,7 +220,7 @@ func (f *Front) sendChatMessage(w http.ResponseWriter, req *request) {
 // the list, never the call.
 func (f *Front) getMeetings(w http.ResponseWriter, req *request) {
 	routes := f.Pool.Reachable()
-	answers := make([][]bbb.Meeting, len(routes))
+	answers := make([][]bbb.MeetingXML, len(routes))
 	var wg sync.WaitGroup
 	for i, route := range routes {
 		wg.Add(1)
@@ -207,14 +230,14 @@ func (f *Front) getMeetings(w http.ResponseWriter, req *request) {
 		}()
 	}
 	wg.Wait()
-	var all []bbb.Meeting
+	var all []bbb.MeetingXML
 	for _, a := range answers {
 		all = append(all, a...)
 	}
 	bbb.WriteXML(w, bbb.MeetingsXML(all))
 }
 
-func (f *Front) serverMeetings(ctx context.Context, route balancer.Route) []bbb.Meeting {
+func (f *Front) serverMeetings(ctx context.Context, route balancer.Route) []bbb.MeetingXML {
 	ctx, cancel := context.WithTimeout(ctx, f.FanoutTimeout)
 	defer cancel()
 	body, err := f.Client.Open(ctx, route.Server, "getMeetings", "")

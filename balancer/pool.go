@@ -3,7 +3,9 @@ package balancer
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,15 +21,16 @@ type Store interface {
 
 // MeetingRecord is one entry of the registry.
 type MeetingRecord struct {
-	Key       string    // the meetingID as the front-end knows it (tenant-scoped later)
-	MeetingID string    // the meetingID sent to the BBB server
-	ServerID  string    //
-	Created   time.Time //
+	Key       string    `json:"key"`        // the meetingID as the front-end knows it
+	MeetingID string    `json:"meeting_id"` // the meetingID sent to the BBB server
+	ServerID  string    `json:"server"`
+	Created   time.Time `json:"created"`
 }
 
 type meeting struct {
 	MeetingRecord
-	confirmed bool // a server has answered SUCCESS to a create for it
+	confirmed time.Time // when a server answered SUCCESS to a create; zero until then
+	size      float64   // expected size, for the reserve until a poll sees it
 }
 
 // Pool is the set of servers and the meetings placed on them.
@@ -36,13 +39,21 @@ type Pool struct {
 	servers  map[string]*server
 	order    []*server // by id, for stable tie-breaking and listings
 	meetings map[string]*meeting
+	model    LoadModel
 	store    Store
 	now      func() time.Time
 }
 
 // NewPool returns an empty pool that writes meetings through to store.
 func NewPool(store Store) *Pool {
-	return &Pool{servers: map[string]*server{}, meetings: map[string]*meeting{}, store: store, now: time.Now}
+	return &Pool{servers: map[string]*server{}, meetings: map[string]*meeting{}, model: DefaultLoadModel, store: store, now: time.Now}
+}
+
+// SetLoadModel changes how load is computed; zero weights take defaults.
+func (p *Pool) SetLoadModel(m LoadModel) {
+	p.mu.Lock()
+	p.model = m.WithDefaults()
+	p.mu.Unlock()
 }
 
 // Load reads the registry from the store; meetings of unknown servers are
@@ -55,24 +66,26 @@ func (p *Pool) Load(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, r := range recs {
-		p.meetings[r.Key] = &meeting{MeetingRecord: r, confirmed: true}
+		p.meetings[r.Key] = &meeting{MeetingRecord: r, confirmed: r.Created}
 	}
 	p.recount()
 	return nil
 }
 
 // SetServers replaces the server list. Servers that stay keep their live
-// state; new servers start online (the poller, when there is one, corrects
-// that before they are used).
-func (p *Pool) SetServers(cfgs []ServerConfig) {
+// state; new servers start offline until the poller has seen them answer.
+// It returns the ids of the servers that are new.
+func (p *Pool) SetServers(cfgs []ServerConfig) (added []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	next := make(map[string]*server, len(cfgs))
 	order := make([]*server, 0, len(cfgs))
 	for _, c := range cfgs {
 		s := p.servers[c.ID]
-		if s == nil {
-			s = &server{online: true}
+		if s == nil || s.URL != c.URL || s.Secret != c.Secret || s.Algorithm != c.Algorithm {
+			// New, or another machine behind the same id: health starts over.
+			s = &server{placed: map[string]*meeting{}}
+			added = append(added, c.ID)
 		}
 		s.ServerConfig = c
 		s.endpoint = c.Endpoint()
@@ -82,21 +95,19 @@ func (p *Pool) SetServers(cfgs []ServerConfig) {
 	sort.Slice(order, func(i, j int) bool { return order[i].ID < order[j].ID })
 	p.servers, p.order = next, order
 	p.recount()
+	return added
 }
 
-// recount derives per-server meeting counts and the placement load from the
-// registry. Called with mu held.
+// recount derives per-server meeting counts from the registry. Called with
+// mu held.
 func (p *Pool) recount() {
 	for _, s := range p.order {
-		s.meetings = 0
+		s.placed = map[string]*meeting{}
 	}
 	for _, m := range p.meetings {
 		if s := p.servers[m.ServerID]; s != nil {
-			s.meetings++
+			s.placed[m.MeetingID] = m
 		}
-	}
-	for _, s := range p.order {
-		s.load = float64(s.meetings) * s.Weight
 	}
 }
 
@@ -107,56 +118,113 @@ var (
 	ErrUnavailable    = errors.New("the meeting's server is disabled or offline")
 )
 
+// TagError is a create whose required server tag no available server has.
+type TagError struct{ Tags string }
+
+func (e *TagError) Error() string {
+	return "There is no available server with the required tag=" + e.Tags + "."
+}
+
 // Placement is the answer to "where does this create go".
 type Placement struct {
 	Key      string
 	Server   bbb.Endpoint
 	ServerID string
-	Fresh    bool // placed by this call: undo with Forget if the create fails
+	Tag      string // the chosen server's tag
+	Fresh    bool   // placed by this call: undo with ForgetUnconfirmed if the create fails
 }
 
-// Place finds the server for a create of key: the server the meeting is on
-// if it still serves it, else the least-loaded enabled online server. A new
-// placement raises that server's load at once, so a burst of creates spreads
-// over the pool, and is written to the store before Place returns.
-func (p *Pool) Place(ctx context.Context, key, meetingID string) (Placement, error) {
+// Request describes a create to place.
+type Request struct {
+	Key             string
+	MeetingID       string
+	Tags            string // meta_server-tag as given, scalelite's syntax
+	MaxParticipants int    // size hint, 0 if not given
+}
+
+// Place finds the server for a create: the server the meeting is on if it
+// still serves it, else the least-loaded enabled online server that fits
+// the tags. A new placement raises that server's load at once, so a burst
+// of creates spreads over the pool, and is written to the store before
+// Place returns.
+func (p *Pool) Place(ctx context.Context, req Request) (Placement, error) {
 	p.mu.Lock()
-	if m := p.meetings[key]; m != nil {
+	if m := p.meetings[req.Key]; m != nil {
 		if s := p.servers[m.ServerID]; s != nil && s.serves() {
 			p.mu.Unlock()
-			return Placement{Key: key, Server: s.endpoint, ServerID: s.ID}, nil
+			return Placement{Key: req.Key, Server: s.endpoint, ServerID: s.ID, Tag: s.Tag}, nil
 		}
-		p.dropLocked(key) // its server is gone, disabled or offline
+		p.dropLocked(req.Key) // its server is gone, disabled or offline
 	}
-	best := p.leastLoaded()
-	if best == nil {
+	now := p.now()
+	best, err := p.choose(req.Tags, now)
+	if err != nil {
 		p.mu.Unlock()
-		return Placement{}, ErrNoServer
+		return Placement{}, err
 	}
-	rec := MeetingRecord{Key: key, MeetingID: meetingID, ServerID: best.ID, Created: p.now()}
-	p.meetings[key] = &meeting{MeetingRecord: rec}
-	best.meetings++
-	best.load += best.Weight
-	endpoint := best.endpoint
+	rec := MeetingRecord{Key: req.Key, MeetingID: req.MeetingID, ServerID: best.ID, Created: now}
+	m := &meeting{MeetingRecord: rec, size: p.model.size(req.MaxParticipants)}
+	p.meetings[req.Key] = m
+	best.placed[m.MeetingID] = m
+	best.fresh = append(best.fresh, fresh{meetingID: req.MeetingID, created: now, size: m.size})
+	pl := Placement{Key: req.Key, Server: best.endpoint, ServerID: best.ID, Tag: best.Tag, Fresh: true}
 	p.mu.Unlock()
 
 	if err := p.store.SaveMeeting(ctx, rec); err != nil {
-		p.Forget(context.WithoutCancel(ctx), key, best.ID)
+		p.Forget(context.WithoutCancel(ctx), req.Key, best.ID)
 		return Placement{}, err
 	}
-	return Placement{Key: key, Server: endpoint, ServerID: best.ID, Fresh: true}, nil
+	return pl, nil
 }
 
-// leastLoaded picks the enabled online server with the lowest load; ties go
-// to the one with fewer meetings, then to the lowest id. Called with mu held.
-func (p *Pool) leastLoaded() *server {
+// choose applies scalelite's meta_server-tag rules: tags separated by ";",
+// "none" meaning untagged, a trailing "!" making them required. Without
+// tags only untagged servers are candidates; optional tags fall back to
+// untagged servers. Called with mu held.
+func (p *Pool) choose(spec string, now time.Time) (*server, error) {
+	spec = strings.TrimSpace(spec)
+	required := strings.HasSuffix(spec, "!")
+	spec = strings.TrimSuffix(spec, "!")
+	var tags []string
+	for _, t := range strings.Split(spec, ";") {
+		if t = strings.TrimSpace(t); t != "" {
+			if t == "none" {
+				t = ""
+			}
+			tags = append(tags, t)
+		}
+	}
+	if len(tags) == 0 {
+		if best := p.leastLoaded(now, func(s *server) bool { return s.Tag == "" }); best != nil {
+			return best, nil
+		}
+		return nil, ErrNoServer
+	}
+	if best := p.leastLoaded(now, func(s *server) bool { return slices.Contains(tags, s.Tag) }); best != nil {
+		return best, nil
+	}
+	if required {
+		return nil, &TagError{Tags: spec}
+	}
+	if best := p.leastLoaded(now, func(s *server) bool { return s.Tag == "" }); best != nil {
+		return best, nil
+	}
+	return nil, ErrNoServer
+}
+
+// leastLoaded picks, among enabled online servers that fit, the one with
+// the lowest load; ties go to the one with fewer meetings, then to the
+// lowest id. Called with mu held.
+func (p *Pool) leastLoaded(now time.Time, fits func(*server) bool) *server {
 	var best *server
+	var bestLoad float64
 	for _, s := range p.order {
-		if !s.takesMeetings() {
+		if !s.takesMeetings() || !fits(s) {
 			continue
 		}
-		if best == nil || s.load < best.load || (s.load == best.load && s.meetings < best.meetings) {
-			best = s
+		l := s.load(p.model, now)
+		if best == nil || l < bestLoad || (l == bestLoad && len(s.placed) < len(best.placed)) {
+			best, bestLoad = s, l
 		}
 	}
 	return best
@@ -166,27 +234,29 @@ func (p *Pool) leastLoaded() *server {
 // concurrent failed create dropped the entry meanwhile, it is put back.
 func (p *Pool) Confirm(ctx context.Context, key, meetingID, serverID string) error {
 	p.mu.Lock()
+	now := p.now()
 	m := p.meetings[key]
 	if m != nil && m.ServerID == serverID {
-		m.confirmed = true
+		if m.confirmed.IsZero() {
+			m.confirmed = now
+		}
 		p.mu.Unlock()
 		return nil
 	}
-	if m != nil || p.servers[serverID] == nil {
+	s := p.servers[serverID]
+	if m != nil || s == nil {
 		p.mu.Unlock()
 		return nil // placed elsewhere meanwhile; the newer placement wins
 	}
-	rec := MeetingRecord{Key: key, MeetingID: meetingID, ServerID: serverID, Created: p.now()}
-	p.meetings[key] = &meeting{MeetingRecord: rec, confirmed: true}
-	s := p.servers[serverID]
-	s.meetings++
-	s.load += s.Weight
+	rec := MeetingRecord{Key: key, MeetingID: meetingID, ServerID: serverID, Created: now}
+	m = &meeting{MeetingRecord: rec, confirmed: now, size: p.model.NewMeetingSize}
+	p.meetings[key] = m
+	s.placed[meetingID] = m
 	p.mu.Unlock()
 	return p.store.SaveMeeting(ctx, rec)
 }
 
-// Forget removes key from the registry if it is still on serverID (and,
-// for a fresh placement, not confirmed by a concurrent create).
+// Forget removes key from the registry if it is still on serverID.
 func (p *Pool) Forget(ctx context.Context, key, serverID string) error {
 	p.mu.Lock()
 	m := p.meetings[key]
@@ -202,25 +272,24 @@ func (p *Pool) Forget(ctx context.Context, key, serverID string) error {
 // ForgetUnconfirmed undoes a fresh placement whose create failed, unless a
 // concurrent create of the same meeting succeeded on that server.
 func (p *Pool) ForgetUnconfirmed(ctx context.Context, key, serverID string) error {
-	p.mu.RLock()
+	p.mu.Lock()
 	m := p.meetings[key]
-	keep := m == nil || m.ServerID != serverID || m.confirmed
-	p.mu.RUnlock()
-	if keep {
+	if m == nil || m.ServerID != serverID || !m.confirmed.IsZero() {
+		p.mu.Unlock()
 		return nil
 	}
-	return p.Forget(ctx, key, serverID)
+	p.dropLocked(key)
+	p.mu.Unlock()
+	return p.store.DeleteMeeting(ctx, key)
 }
 
+// dropLocked removes a meeting and the reserve its placement added.
 func (p *Pool) dropLocked(key string) {
 	m := p.meetings[key]
 	delete(p.meetings, key)
-	if s := p.servers[m.ServerID]; s != nil {
-		s.meetings--
-		s.load -= s.Weight
-		if s.load < 0 {
-			s.load = 0
-		}
+	if s := p.servers[m.ServerID]; s != nil && s.placed[m.MeetingID] == m {
+		delete(s.placed, m.MeetingID)
+		s.fresh = slices.DeleteFunc(s.fresh, func(f fresh) bool { return f.meetingID == m.MeetingID && f.participants == 0 })
 	}
 }
 
@@ -232,28 +301,44 @@ type Route struct {
 }
 
 // Lookup finds the server of a known meeting for calls other than create.
-// A meeting whose server is disabled or offline gives ErrUnavailable; one
-// whose server was removed from the pool is unknown.
+// A meeting whose server is disabled or offline gives ErrUnavailable (with
+// the route filled in); one whose server was removed from the pool is
+// unknown.
 func (p *Pool) Lookup(key string) (Route, error) {
+	r, _, err := p.lookup(key)
+	return r, err
+}
+
+// Join is Lookup for a join: it also raises the server's load by one
+// participant at once, before the next poll shows the user.
+func (p *Pool) Join(key string) (Route, error) {
+	r, s, err := p.lookup(key)
+	if err == nil {
+		s.joins.Add(1)
+	}
+	return r, err
+}
+
+func (p *Pool) lookup(key string) (Route, *server, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	m := p.meetings[key]
 	if m == nil {
-		return Route{}, ErrUnknownMeeting
+		return Route{}, nil, ErrUnknownMeeting
 	}
 	s := p.servers[m.ServerID]
 	if s == nil {
-		return Route{}, ErrUnknownMeeting
+		return Route{}, nil, ErrUnknownMeeting
 	}
 	r := Route{MeetingID: m.MeetingID, ServerID: s.ID, Server: s.endpoint}
 	if !s.serves() {
-		return r, ErrUnavailable
+		return r, s, ErrUnavailable
 	}
-	return r, nil
+	return r, s, nil
 }
 
-// Reachable lists the endpoints whose meetings are visible to getMeetings:
-// online servers that are not disabled.
+// Reachable lists the servers whose meetings getMeetings shows: online
+// servers that are not disabled.
 func (p *Pool) Reachable() []Route {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
@@ -266,13 +351,26 @@ func (p *Pool) Reachable() []Route {
 	return out
 }
 
+// Targets lists every server to poll, whatever its state.
+func (p *Pool) Targets() []Route {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	out := make([]Route, len(p.order))
+	for i, s := range p.order {
+		out[i] = Route{ServerID: s.ID, Server: s.endpoint}
+	}
+	return out
+}
+
 // Servers returns a snapshot of every server, by id.
 func (p *Pool) Servers() []ServerStatus {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
+	now := p.now()
 	out := make([]ServerStatus, len(p.order))
 	for i, s := range p.order {
-		out[i] = s.status()
+		out[i] = ServerStatus{ID: s.ID, URL: s.URL, State: s.State, Online: s.online, Weight: s.Weight, Tag: s.Tag,
+			Load: s.load(p.model, now), Placed: len(s.placed), Stats: s.stats}
 	}
 	return out
 }

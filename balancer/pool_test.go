@@ -2,9 +2,12 @@ package balancer
 
 import (
 	"context"
+
 	"fmt"
+	"github.com/bbb-balance/bbb_balance/bbb"
 	"sync"
 	"testing"
+	"time"
 )
 
 // memStore is an in-memory Store for unit tests.
@@ -48,24 +51,32 @@ func servers(n int) []ServerConfig {
 	return out
 }
 
+// setOnline sets the servers and reports a good poll for each.
+func setOnline(p *Pool, cfgs []ServerConfig) {
+	p.SetServers(cfgs)
+	for _, c := range cfgs {
+		p.Report(context.Background(), c.ID, Poll{Started: time.Now()}, HealthRule{Passes: 1, Fails: 1})
+	}
+}
+
 func countByServer(t *testing.T, p *Pool) map[string]int {
 	t.Helper()
 	out := map[string]int{}
 	for _, s := range p.Servers() {
-		out[s.ID] = s.Meetings
+		out[s.ID] = s.Placed
 	}
 	return out
 }
 
 func TestBurstSpreadsEvenly(t *testing.T) {
 	p := NewPool(newMemStore())
-	p.SetServers(servers(4))
+	setOnline(p, servers(4))
 	var wg sync.WaitGroup
 	for i := 0; i < 200; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := p.Place(context.Background(), fmt.Sprint("m", i), fmt.Sprint("m", i)); err != nil {
+			if _, err := p.Place(context.Background(), Request{Key: fmt.Sprint("m", i), MeetingID: fmt.Sprint("m", i)}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -82,9 +93,9 @@ func TestWeightsSplitPlacements(t *testing.T) {
 	p := NewPool(newMemStore())
 	cfg := servers(2)
 	cfg[1].Weight = 2 // fuller per meeting: takes half as many
-	p.SetServers(cfg)
+	setOnline(p, cfg)
 	for i := 0; i < 300; i++ {
-		if _, err := p.Place(context.Background(), fmt.Sprint(i), fmt.Sprint(i)); err != nil {
+		if _, err := p.Place(context.Background(), Request{Key: fmt.Sprint(i), MeetingID: fmt.Sprint(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -95,14 +106,14 @@ func TestWeightsSplitPlacements(t *testing.T) {
 
 func TestSameMeetingOneServer(t *testing.T) {
 	p := NewPool(newMemStore())
-	p.SetServers(servers(3))
+	setOnline(p, servers(3))
 	got := make(chan string, 50)
 	var wg sync.WaitGroup
 	for i := 0; i < 50; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pl, err := p.Place(context.Background(), "room", "room")
+			pl, err := p.Place(context.Background(), Request{Key: "room", MeetingID: "room"})
 			if err != nil {
 				t.Error(err)
 				return
@@ -125,9 +136,9 @@ func TestSameMeetingOneServer(t *testing.T) {
 func TestDisabledOrRemovedServerReplaced(t *testing.T) {
 	p := NewPool(newMemStore())
 	cfg := servers(2)
-	p.SetServers(cfg)
+	setOnline(p, cfg)
 	ctx := context.Background()
-	pl, _ := p.Place(ctx, "room", "room")
+	pl, _ := p.Place(ctx, Request{Key: "room", MeetingID: "room"})
 	if _, err := p.Lookup("room"); err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +151,7 @@ func TestDisabledOrRemovedServerReplaced(t *testing.T) {
 	if _, err := p.Lookup("room"); err != ErrUnavailable {
 		t.Errorf("lookup on a disabled server: %v", err)
 	}
-	pl2, err := p.Place(ctx, "room", "room")
+	pl2, err := p.Place(ctx, Request{Key: "room", MeetingID: "room"})
 	if err != nil || pl2.ServerID == pl.ServerID || !pl2.Fresh {
 		t.Fatalf("re-placement %+v %v", pl2, err)
 	}
@@ -149,7 +160,7 @@ func TestDisabledOrRemovedServerReplaced(t *testing.T) {
 	if _, err := p.Lookup("room"); err != ErrUnknownMeeting {
 		t.Errorf("lookup on a removed server: %v", err)
 	}
-	if _, err := p.Place(ctx, "other", "other"); err != ErrNoServer {
+	if _, err := p.Place(ctx, Request{Key: "other", MeetingID: "other"}); err != ErrNoServer {
 		t.Errorf("empty pool: %v", err)
 	}
 }
@@ -157,9 +168,9 @@ func TestDisabledOrRemovedServerReplaced(t *testing.T) {
 func TestCordonedKeepsMeetingsTakesNoNew(t *testing.T) {
 	p := NewPool(newMemStore())
 	cfg := servers(2)
-	p.SetServers(cfg)
+	setOnline(p, cfg)
 	ctx := context.Background()
-	pl, _ := p.Place(ctx, "room", "room")
+	pl, _ := p.Place(ctx, Request{Key: "room", MeetingID: "room"})
 	for i := range cfg {
 		if cfg[i].ID == pl.ServerID {
 			cfg[i].State = Cordoned
@@ -169,12 +180,12 @@ func TestCordonedKeepsMeetingsTakesNoNew(t *testing.T) {
 	if r, err := p.Lookup("room"); err != nil || r.ServerID != pl.ServerID {
 		t.Errorf("join to a cordoned server: %+v %v", r, err)
 	}
-	again, _ := p.Place(ctx, "room", "room")
+	again, _ := p.Place(ctx, Request{Key: "room", MeetingID: "room"})
 	if again.ServerID != pl.ServerID || again.Fresh {
 		t.Errorf("create of a running meeting moved it: %+v", again)
 	}
 	for i := 0; i < 5; i++ {
-		n, _ := p.Place(ctx, fmt.Sprint(i), fmt.Sprint(i))
+		n, _ := p.Place(ctx, Request{Key: fmt.Sprint(i), MeetingID: fmt.Sprint(i)})
 		if n.ServerID == pl.ServerID {
 			t.Errorf("new meeting on a cordoned server")
 		}
@@ -184,9 +195,9 @@ func TestCordonedKeepsMeetingsTakesNoNew(t *testing.T) {
 func TestFailedCreateUndone(t *testing.T) {
 	st := newMemStore()
 	p := NewPool(st)
-	p.SetServers(servers(2))
+	setOnline(p, servers(2))
 	ctx := context.Background()
-	pl, _ := p.Place(ctx, "room", "room")
+	pl, _ := p.Place(ctx, Request{Key: "room", MeetingID: "room"})
 	if err := p.ForgetUnconfirmed(ctx, "room", pl.ServerID); err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +208,7 @@ func TestFailedCreateUndone(t *testing.T) {
 		t.Errorf("store still has %v", st.m)
 	}
 	// A confirmed meeting survives a concurrent failure.
-	pl, _ = p.Place(ctx, "room", "room")
+	pl, _ = p.Place(ctx, Request{Key: "room", MeetingID: "room"})
 	p.Confirm(ctx, "room", "room", pl.ServerID)
 	p.ForgetUnconfirmed(ctx, "room", pl.ServerID)
 	if _, err := p.Lookup("room"); err != nil {
@@ -208,21 +219,23 @@ func TestFailedCreateUndone(t *testing.T) {
 func TestLoadRestoresRegistry(t *testing.T) {
 	st := newMemStore()
 	p := NewPool(st)
-	p.SetServers(servers(2))
+	setOnline(p, servers(2))
 	ctx := context.Background()
-	pl, _ := p.Place(ctx, "room", "room")
+	pl, _ := p.Place(ctx, Request{Key: "room", MeetingID: "room"})
 
 	p2 := NewPool(st)
 	if err := p2.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
 	p2.SetServers(servers(2))
+	// Servers start offline after a restart, but the meeting's route is known.
 	r, err := p2.Lookup("room")
-	if err != nil || r.ServerID != pl.ServerID {
-		t.Errorf("after reload: %+v %v", r, err)
+	if err != ErrUnavailable || r.ServerID != pl.ServerID {
+		t.Fatalf("after reload: %+v %v", r, err)
 	}
-	if c := countByServer(t, p2); c[pl.ServerID] != 1 {
-		t.Errorf("counts %v", c)
+	p2.Report(ctx, pl.ServerID, Poll{Started: time.Now(), Meetings: []bbb.Meeting{{MeetingID: "room"}}}, HealthRule{Passes: 1})
+	if r, err := p2.Lookup("room"); err != nil || r.ServerID != pl.ServerID {
+		t.Errorf("after the first poll: %+v %v", r, err)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/bbb-balance/bbb_balance/bbb"
 )
@@ -87,30 +89,51 @@ func (c ServerConfig) Endpoint() bbb.Endpoint {
 }
 
 // server is a ServerConfig with the pool's live view of it. Guarded by
-// Pool.mu.
+// Pool.mu, except joins, which the join path bumps under the read lock.
 type server struct {
 	ServerConfig
 	endpoint bbb.Endpoint
 	online   bool
-	load     float64 // weighted; raised by each placement
-	meetings int     // meetings in the registry on this server
+	polled   bool // has had at least one poll
+	passes   int  // good polls in a row while offline
+	fails    int  // failed polls in a row while online
+
+	// Load between polls: base from the last poll, fresh meetings that
+	// carry a fading reserve (polled or placed since), and joins since.
+	base  float64
+	fresh []fresh
+	joins atomic.Int64
+
+	placed map[string]*meeting // registry meetings on this server, by the server's meetingID
+	stats  Stats
+}
+
+// Stats is what the last good poll saw on a server.
+type Stats struct {
+	Meetings       int       `json:"meetings"`
+	Users          int       `json:"users"`
+	LargestMeeting int       `json:"largest_meeting"`
+	Videos         int       `json:"videos"`
+	Voice          int       `json:"voice"`
+	Listeners      int       `json:"listeners"`
+	Breakouts      int       `json:"breakout_rooms"`
+	Version        string    `json:"bbb_version,omitempty"`
+	LastPoll       time.Time `json:"last_poll,omitzero"`
+	LastError      string    `json:"last_error,omitempty"`
 }
 
 // ServerStatus is a snapshot of one server for listings and metrics. It
 // never carries the secret.
 type ServerStatus struct {
-	ID       string  `json:"id"`
-	URL      string  `json:"url"`
-	State    State   `json:"state"`
-	Online   bool    `json:"online"`
-	Weight   float64 `json:"weight"`
-	Tag      string  `json:"tag,omitempty"`
-	Load     float64 `json:"load"`
-	Meetings int     `json:"meetings"`
-}
-
-func (s *server) status() ServerStatus {
-	return ServerStatus{ID: s.ID, URL: s.URL, State: s.State, Online: s.online, Weight: s.Weight, Tag: s.Tag, Load: s.load, Meetings: s.meetings}
+	ID     string  `json:"id"`
+	URL    string  `json:"url"`
+	State  State   `json:"state"`
+	Online bool    `json:"online"`
+	Weight float64 `json:"weight"`
+	Tag    string  `json:"tag,omitempty"`
+	Load   float64 `json:"load"`
+	Placed int     `json:"placed_meetings"`
+	Stats
 }
 
 // takesMeetings reports whether new meetings may be placed here.
@@ -118,3 +141,12 @@ func (s *server) takesMeetings() bool { return s.State == Enabled && s.online }
 
 // serves reports whether the server's existing meetings are reachable.
 func (s *server) serves() bool { return s.State != Disabled && s.online }
+
+// load is the server's weighted load at now. Called with Pool.mu held.
+func (s *server) load(m LoadModel, now time.Time) float64 {
+	l := s.base + m.Participant*float64(s.joins.Load())
+	for _, f := range s.fresh {
+		l += m.reserve(f, now)
+	}
+	return l * s.Weight
+}

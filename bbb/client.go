@@ -79,6 +79,27 @@ func (c *Client) Open(ctx context.Context, e Endpoint, call string, q Query) (io
 	return resp.Body, nil
 }
 
+// Index calls the server's index (no checksum) and returns its answer.
+func (c *Client) Index(ctx context.Context, e Endpoint) (*IndexResponse, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(e.URL, "/"), nil)
+	if err != nil {
+		return nil, &CallError{"index", err}
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, &CallError{"index", err}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, &CallError{"index", fmt.Errorf("HTTP %s", resp.Status)}
+	}
+	ix, err := ParseIndex(resp.Body)
+	if err != nil {
+		return nil, &CallError{"index", err}
+	}
+	return ix, nil
+}
+
 func (c *Client) send(ctx context.Context, e Endpoint, call string, q Query, body io.Reader, contentType string) (*http.Response, error) {
 	method := http.MethodGet
 	if body != nil {

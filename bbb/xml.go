@@ -3,6 +3,7 @@ package bbb
 import (
 	"bytes"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -169,9 +170,7 @@ type xmlError string
 
 func (e xmlError) Error() string { return string(e) }
 
-// Meeting is what the balancer reads of one <meeting> of getMeetings. Inner
-// keeps the element's content byte for byte, so a merged getMeetings hands
-// the front-end what the server said.
+// Meeting is what the balancer reads of one <meeting> of getMeetings.
 type Meeting struct {
 	MeetingID             string `xml:"meetingID"`
 	InternalMeetingID     string `xml:"internalMeetingID"`
@@ -184,30 +183,65 @@ type Meeting struct {
 	ModeratorCount        int    `xml:"moderatorCount"`
 	MaxUsers              int    `xml:"maxUsers"`
 	IsBreakout            bool   `xml:"isBreakout"`
-	Inner                 []byte `xml:",innerxml"`
+}
+
+// MeetingXML is a Meeting with its element's content kept byte for byte,
+// so a merged getMeetings hands the front-end what the server said.
+type MeetingXML struct {
+	Meeting
+	Inner []byte `xml:",innerxml"`
 }
 
 // MeetingsResponse is a parsed getMeetings answer.
 type MeetingsResponse struct {
 	Envelope
+	Meetings []MeetingXML `xml:"meetings>meeting"`
+}
+
+// MeetingList is a parsed getMeetings answer without the raw XML, for the
+// poller, which only counts.
+type MeetingList struct {
+	Envelope
 	Meetings []Meeting `xml:"meetings>meeting"`
 }
 
-// ParseMeetings parses a getMeetings answer.
+// ParseMeetings parses a getMeetings answer, keeping each meeting's XML.
 func ParseMeetings(r io.Reader) (*MeetingsResponse, error) {
 	var m MeetingsResponse
-	if err := xml.NewDecoder(r).Decode(&m); err != nil {
-		return nil, err
+	return &m, decodeAnswer(r, &m, &m.Envelope)
+}
+
+// ParseMeetingList parses a getMeetings answer for its numbers.
+func ParseMeetingList(r io.Reader) (*MeetingList, error) {
+	var m MeetingList
+	return &m, decodeAnswer(r, &m, &m.Envelope)
+}
+
+// IndexResponse is what the balancer reads of a server's index answer.
+type IndexResponse struct {
+	Envelope
+	BBBVersion string `xml:"bbbVersion"`
+}
+
+// ParseIndex parses the answer of the index call (GET /bigbluebutton/api).
+func ParseIndex(r io.Reader) (*IndexResponse, error) {
+	var m IndexResponse
+	return &m, decodeAnswer(r, &m, &m.Envelope)
+}
+
+func decodeAnswer(r io.Reader, into any, env *Envelope) error {
+	if err := xml.NewDecoder(io.LimitReader(r, MaxAnswer)).Decode(into); err != nil {
+		return fmt.Errorf("unreadable answer: %w", err)
 	}
-	if m.ReturnCode == "" {
-		return nil, errNoReturnCode
+	if env.ReturnCode == "" {
+		return errNoReturnCode
 	}
-	return &m, nil
+	return nil
 }
 
 // MeetingsXML renders a getMeetings answer from meetings gathered from
 // several servers, with BBB's noMeetings shape when there are none.
-func MeetingsXML(meetings []Meeting) []byte {
+func MeetingsXML(meetings []MeetingXML) []byte {
 	if len(meetings) == 0 {
 		return SuccessXML(Element{Name: "meetings"}, E("messageKey", KeyNoMeetings), E("message", MsgNoMeetings))
 	}

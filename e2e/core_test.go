@@ -78,7 +78,7 @@ func TestEveryParameterForwarded(t *testing.T) {
 	c := newClient()
 	q := "meetingID=m1&name=Odd%20%26%20Name&meta_bbb-origin=greenlight&welcome=Hi+%3Cb%3Ethere%3C%2Fb%3E&duration=30&lockSettingsDisableCam=true"
 	mustOK(t, "create", c.get(t, "create", q))
-	calls := p.fakes[0].Calls()
+	calls := apiCalls(p.fakes[0])
 	if len(calls) != 1 || calls[0].Name != "create" {
 		t.Fatalf("fake calls: %+v", calls)
 	}
@@ -96,7 +96,7 @@ func TestCreateWithSlidesBody(t *testing.T) {
 	_, a := c.do(t, req)
 	mustOK(t, "create with slides", a)
 	on := p.holder("slides")
-	calls := p.fakes[on].Calls()
+	calls := apiCalls(p.fakes[on])
 	if len(calls) == 0 || calls[0].Method != http.MethodPost || string(calls[0].Body) != slides {
 		t.Fatalf("fake got %+v, want the slides body", calls)
 	}
@@ -310,7 +310,7 @@ func TestBadChecksumEveryCall(t *testing.T) {
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || loc != `https://lms.example.com/bbb?x=1&errors=[%7B%22key%22:%22checksumError%22,%22message%22:%22Checksums%20do%20not%20match%22%7D]` {
 		t.Errorf("join error redirect: %d %s", resp.StatusCode, loc)
 	}
-	if n := len(p.fakes[0].Calls()); n != 0 {
+	if n := len(apiCalls(p.fakes[0])); n != 0 {
 		t.Errorf("%d calls with bad checksums reached the server", n)
 	}
 }
@@ -360,7 +360,7 @@ func TestLocalAnswers(t *testing.T) {
 	mustFail(t, "publishRecordings without publish", c.get(t, "publishRecordings", "recordID=x"), "missingParamPublish")
 	mustFail(t, "deleteRecordings without recordID", c.get(t, "deleteRecordings", ""), "missingParamRecordID")
 	for i, f := range p.fakes {
-		if n := len(f.Calls()); n != 0 {
+		if n := len(apiCalls(f)); n != 0 {
 			t.Errorf("fake %d was asked %d times for things the balancer answers itself", i, n)
 		}
 	}

@@ -73,6 +73,7 @@ func (p *pool) caddyfile() string {
 	bbb_balance {
 		secret %s
 		database %s
+		health_interval 1h
 %s
 %s	}
 	respond "not the API" 404
@@ -112,6 +113,18 @@ func (p *pool) holder(meetingID string) int {
 		}
 	}
 	return found
+}
+
+// apiCalls returns the calls a fake got from front-ends through the
+// balancer, leaving out the poller's getMeetings and index.
+func apiCalls(f *bbbtest.Server) []bbbtest.Call {
+	var out []bbbtest.Call
+	for _, c := range f.Calls() {
+		if c.Name != "getMeetings" && c.Name != "index" {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // client signs calls as a front-end does.

@@ -1,0 +1,130 @@
+package balancer
+
+import (
+	"context"
+	"time"
+
+	"github.com/bbb-balance/bbb_balance/bbb"
+)
+
+// HealthRule is the hysteresis of reverse_proxy's active health checks:
+// Passes good polls in a row bring an offline server online, Fails failed
+// polls in a row take an online server offline.
+type HealthRule struct {
+	Passes int
+	Fails  int
+}
+
+// Poll is the outcome of one getMeetings poll of one server.
+type Poll struct {
+	Started  time.Time
+	Err      error         // nil for a good poll
+	Meetings []bbb.Meeting // what the server runs (good polls)
+	Version  string        // BBB version, when the poll asked for it
+}
+
+// Change is what a poll changed, for logs and events.
+type Change struct {
+	Server    string
+	WentUp    bool
+	WentDown  bool
+	Drained   bool            // a cordoned server ran out of meetings and is now disabled
+	Stale     []MeetingRecord // registry meetings the server no longer runs
+	Unhealthy string          // the poll's error, if any
+}
+
+// Report applies a poll: health with hysteresis, load and stats from what
+// the server runs, and the registry cleaned of meetings that have ended.
+// A meeting leaves the registry only if its create was answered before the
+// poll started, so a create in flight is never mistaken for an ended one.
+func (p *Pool) Report(ctx context.Context, serverID string, poll Poll, rule HealthRule) Change {
+	p.mu.Lock()
+	s := p.servers[serverID]
+	ch := Change{Server: serverID}
+	if s == nil {
+		p.mu.Unlock()
+		return ch // removed while the poll ran
+	}
+	if poll.Version != "" {
+		s.stats.Version = poll.Version
+	}
+	s.stats.LastPoll = poll.Started
+	if poll.Err != nil {
+		ch.Unhealthy = poll.Err.Error()
+		s.stats.LastError = ch.Unhealthy
+		s.passes = 0
+		if s.online {
+			s.fails++
+			if s.fails >= max(rule.Fails, 1) {
+				s.online, s.fails, ch.WentDown = false, 0, true
+			}
+		}
+		p.mu.Unlock()
+		return ch
+	}
+
+	s.stats.LastError = ""
+	s.fails = 0
+	if !s.online {
+		s.passes++
+		if s.passes >= max(rule.Passes, 1) {
+			s.online, s.passes, ch.WentUp = true, 0, true
+		}
+	}
+	p.applyMeetings(s, poll, &ch)
+	if s.State == Cordoned && s.stats.Meetings == 0 && len(s.placed) == 0 {
+		s.State, ch.Drained = Disabled, true
+	}
+	p.mu.Unlock()
+
+	for _, m := range ch.Stale {
+		if err := p.store.DeleteMeeting(ctx, m.Key); err != nil {
+			// The entry is gone from memory; a stale row only costs a
+			// re-placement after a restart.
+			break
+		}
+	}
+	return ch
+}
+
+// applyMeetings replaces the load estimate and stats with what the poll
+// saw, keeping the reserve of placements the server does not show yet.
+// Called with mu held.
+func (p *Pool) applyMeetings(s *server, poll Poll, ch *Change) {
+	now := p.now()
+	st := Stats{Version: s.stats.Version, LastPoll: poll.Started}
+	seen := make(map[string]bool, len(poll.Meetings))
+	var base float64
+	var fr []fresh
+	for _, m := range poll.Meetings {
+		seen[m.MeetingID] = true
+		base += p.model.steady(m)
+		st.Meetings++
+		st.Users += m.ParticipantCount
+		st.LargestMeeting = max(st.LargestMeeting, m.ParticipantCount)
+		st.Videos += m.VideoCount
+		st.Voice += m.VoiceParticipantCount
+		st.Listeners += m.ListenerCount
+		if m.IsBreakout {
+			st.Breakouts++
+			continue
+		}
+		created := time.UnixMilli(m.CreateTime)
+		if now.Sub(created) < p.model.NewMeetingWindow {
+			fr = append(fr, fresh{meetingID: m.MeetingID, created: created, size: p.model.size(m.MaxUsers), participants: m.ParticipantCount})
+		}
+	}
+	for id, m := range s.placed {
+		if seen[id] {
+			continue
+		}
+		if !m.confirmed.IsZero() && m.confirmed.Before(poll.Started) {
+			ch.Stale = append(ch.Stale, m.MeetingRecord)
+			p.dropLocked(m.Key)
+			continue
+		}
+		fr = append(fr, fresh{meetingID: id, created: m.Created, size: m.size}) // not on the server yet
+	}
+	s.base, s.fresh, s.stats = base, fr, st
+	s.joins.Store(0)
+}
