@@ -9,7 +9,8 @@ import (
 
 // HealthRule is the hysteresis of reverse_proxy's active health checks:
 // Passes good polls in a row bring an offline server online, Fails failed
-// polls in a row take an online server offline.
+// polls in a row take an online server offline. A new server starts offline
+// and its first good poll alone brings it online.
 type HealthRule struct {
 	Passes int
 	Fails  int
@@ -49,6 +50,8 @@ func (p *Pool) Report(ctx context.Context, serverID string, poll Poll, rule Heal
 		s.stats.Version = poll.Version
 	}
 	s.stats.LastPoll = poll.Started
+	first := !s.polled
+	s.polled = true
 	if poll.Err != nil {
 		ch.Unhealthy = poll.Err.Error()
 		s.stats.LastError = ch.Unhealthy
@@ -67,7 +70,9 @@ func (p *Pool) Report(ctx context.Context, serverID string, poll Poll, rule Heal
 	s.fails = 0
 	if !s.online {
 		s.passes++
-		if s.passes >= max(rule.Passes, 1) {
+		// A server's first poll has no flapping to guard against: if it is
+		// good, the server is usable at once.
+		if s.passes >= max(rule.Passes, 1) || first {
 			s.online, s.passes, ch.WentUp = true, 0, true
 		}
 	}

@@ -25,6 +25,7 @@ func TestHysteresis(t *testing.T) {
 	if online() {
 		t.Fatal("a new server is online before any poll")
 	}
+	p.Report(ctx, "bbb1", bad, rule) // never answered yet
 	if ch := p.Report(ctx, "bbb1", good, rule); ch.WentUp || online() {
 		t.Fatal("online after 1 of 2 passes")
 	}

@@ -6,6 +6,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
+	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
 	"github.com/bbb-balance/bbb_balance/internal/bbbtest"
 
@@ -201,5 +203,55 @@ func mustFail(t *testing.T, what string, a answer, key string) {
 	t.Helper()
 	if a.ReturnCode != bbb.Failed || a.MessageKey != key {
 		t.Fatalf("%s: got %s/%s (%s), want FAILED/%s", what, a.ReturnCode, a.MessageKey, a.Message, key)
+	}
+}
+
+// adminGet decodes a JSON answer of Caddy's admin endpoint.
+func adminGet(t *testing.T, path string, into any) {
+	t.Helper()
+	resp, err := http.Get("http://localhost:2999" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// serverStatus returns the balancer's view of server id.
+func serverStatus(t *testing.T, id string) balancer.ServerStatus {
+	t.Helper()
+	var s balancer.ServerStatus
+	adminGet(t, "/bbb/servers/"+id, &s)
+	return s
+}
+
+// registry returns the keys of the meeting registry.
+func registry(t *testing.T) map[string]string {
+	t.Helper()
+	var list []balancer.MeetingRecord
+	adminGet(t, "/bbb/meetings", &list)
+	out := map[string]string{}
+	for _, m := range list {
+		out[m.Key] = m.ServerID
+	}
+	return out
+}
+
+// eventually waits for cond, which the poller makes true in its own time;
+// the deadline only stops a test that would otherwise hang.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

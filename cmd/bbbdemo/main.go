@@ -118,12 +118,17 @@ func roomName(i int) string { return fmt.Sprintf("Demo Room %d", i) }
 func (d *demo) run() {
 	fmt.Println("bbb_balance demo: the life of a meeting, as a front-end sees it")
 	fmt.Println()
-	fmt.Printf("Balancer: %s%s\n", d.base, apiPath)
-	fmt.Println("A front-end (Greenlight, Moodle, ...) is given only this URL and one shared")
-	fmt.Println("secret, exactly as if it were a single BigBlueButton server. It cannot tell")
-	fmt.Println("that several BBB servers stand behind it.")
+	fmt.Println("BigBlueButton (BBB) is a web conferencing server. Front-ends such as")
+	fmt.Println("Greenlight or Moodle create meetings on it and send users into them through")
+	fmt.Println("its HTTP API: plain GET requests, answered with a small XML document whose")
+	fmt.Println("returncode is SUCCESS or FAILED.")
+	fmt.Println()
+	fmt.Printf("Here the front-end is given the balancer, %s%s,\n", d.base, apiPath)
+	fmt.Println("and one shared secret, exactly as if it were a single BBB server. It cannot")
+	fmt.Println("tell that several BBB servers stand behind it.")
 	fmt.Println("Every call is signed: checksum = sha256(call name + query + secret), sent as")
-	fmt.Println("&checksum=... (shortened to 10 characters below).")
+	fmt.Println("&checksum=... (shortened to 10 characters below). \"xml:\" lines show the")
+	fmt.Println("start of a raw answer.")
 
 	d.index()
 	d.createFirst()
@@ -172,11 +177,12 @@ func (d *demo) createFirst() {
 			continue
 		}
 		d.checkCreate(a, 1)
-		d.got("SUCCESS: meeting %q exists (BBB's internal id %s…, created %s)",
-			a.MeetingID, short(a.InternalMeetingID, 12), time.UnixMilli(a.CreateTime).Format("15:04:05"))
+		d.got("SUCCESS: meeting %q exists (created at %s)", a.MeetingID, time.UnixMilli(a.CreateTime).Format("15:04:05"))
 		d.xml(body)
 		break
 	}
+	d.say("(attendeePW and moderatorPW are the meeting's passwords for viewers and")
+	d.say("moderators; older front-ends join with them.)")
 	d.say("The balancer picked one of its BBB servers for the meeting, wrote the choice")
 	d.say("into its database, sent the create there and passed the answer back as is.")
 }
@@ -210,15 +216,17 @@ func (d *demo) joinModerator() string {
 	d.say("  %s", shortSum(loc))
 	ours := bbb.Checksum(bbb.SHA256, "join", q, d.secret)
 	theirs := u.Query().Get("checksum")
-	d.say("The meeting is on %s. The balancer signed the join", d.server(u.Host))
+	d.say("So the meeting is on %s.", d.server(u.Host))
 	if !strings.EqualFold(ours, theirs) {
-		d.say("again with that server's own secret (checksum %s… instead of our %s…),", theirs[:min(10, len(theirs))], ours[:10])
+		d.say("The balancer signed the join again with that server's own secret")
+		d.say("(checksum %s… instead of our %s…), so the front-end never", theirs[:min(10, len(theirs))], ours[:10])
+		d.say("needs the BBB servers' secrets.")
 	} else {
-		d.say("with that server's own secret (here the same as ours),")
+		d.say("The balancer signed the join with that server's own secret (here the same")
+		d.say("as ours), so the front-end never needs the BBB servers' secrets.")
 	}
-	d.say("so the front-end never needs the BBB servers' secrets.")
 
-	d.say("")
+	fmt.Println()
 	d.say("Following that redirect once, as Alice's browser would:")
 	d.sent("GET %s", shortSum(loc))
 	resp, body = d.fetch(loc)
@@ -231,8 +239,9 @@ func (d *demo) joinModerator() string {
 		d.fail("%s refused the join: %s", d.server(u.Host), msg)
 	}
 	d.got("HTTP 302 to %s", shortSum(next))
-	d.say("%s accepted the checksum and sends Alice into its meeting client.", d.server(u.Host))
-	d.say("From here on her browser talks to that server; the balancer is out of the way.")
+	d.say("%s accepted the checksum and sends Alice's browser on to its", d.server(u.Host))
+	d.say("meeting page. From here on her browser talks to that server; the balancer")
+	d.say("is out of the way.")
 	return u.Host
 }
 
@@ -282,7 +291,7 @@ func (d *demo) spread(home string) {
 		where[u.Host] = append(where[u.Host], roomID(i))
 		d.say("  create %-12s SUCCESS, its join link points at %s", roomID(i), d.server(u.Host))
 	}
-	d.say("")
+	fmt.Println()
 	d.say("Meetings per server:")
 	for _, host := range d.hosts(where) {
 		d.say("  %-28s %d  (%s)", d.server(host), len(where[host]), strings.Join(where[host], ", "))
@@ -301,7 +310,7 @@ func (d *demo) spread(home string) {
 // askServers sends getMeetings straight to each server, signed with its own
 // secret, and checks that the demo meetings are where the joins said.
 func (d *demo) askServers(where map[string][]string) {
-	d.say("")
+	fmt.Println()
 	d.say("Cross-check: getMeetings sent straight to each BBB server, signed with the")
 	d.say("servers' secret (normally only the balancer holds it):")
 	for _, s := range d.pool {
@@ -350,7 +359,8 @@ func (d *demo) meetingInfo(home string) {
 		d.fail("expected a running meeting with 1 participant, Alice as moderator; got participantCount=%d moderatorCount=%d running=%v",
 			a.ParticipantCount, a.ModeratorCount, a.Running)
 	}
-	d.say("The balancer looked up where %s is and forwarded the call to %s.", firstRoom, d.server(home))
+	d.say("The balancer looked up where %s is and forwarded the call to", firstRoom)
+	d.say("%s. Alice, who joined in step 3, is counted.", d.server(home))
 }
 
 // Step 6.
@@ -378,13 +388,13 @@ func (d *demo) meetings() {
 // Step 7.
 func (d *demo) endAll() {
 	d.heading("End every meeting")
+	d.sent("GET " + d.shortCall("end", "meetingID="+firstRoom) + ", and the same for the others")
 	for i := 1; i <= roomCount; i++ {
-		q := "meetingID=" + roomID(i)
-		a, _ := d.call("end", q)
+		a, _ := d.call("end", "meetingID="+roomID(i))
 		if !a.OK() {
 			d.fail("end %s answered %s", roomID(i), describe(a))
 		}
-		d.say("  sent: GET %-58s got: SUCCESS (%s)", d.shortCall("end", q), a.MessageKey)
+		d.say("  end %-12s got: SUCCESS (%s)", roomID(i), a.MessageKey)
 	}
 	d.say("Each end went to the server that holds the meeting.")
 }
@@ -398,8 +408,11 @@ func (d *demo) afterEnd() {
 	if a.OK() || a.MessageKey != bbb.KeyNotFound {
 		d.fail("expected FAILED/notFound for an ended meeting, got %s", describe(a))
 	}
-	d.got("%s: that is the right answer for an ended meeting.", describe(a))
+	d.got("%s", describe(a))
 	d.xml(body)
+	d.say("That is the right answer for a meeting that is over.")
+	fmt.Println()
+	d.say("And the list of meetings:")
 
 	d.sent("GET " + d.shortCall("getMeetings", ""))
 	a, _ = d.call("getMeetings", "")

@@ -72,7 +72,20 @@ failed() {
 
 echo "== Starting 3 fake BBB servers on 127.0.0.1:9301-9303 (secret $BBB_SECRET)"
 bin/bbbfake -n 3 -base-port 9301 -secret "$BBB_SECRET" >"$work/bbbfake.log" 2>&1 &
-pids+=($!)
+fake_pid=$!
+pids+=("$fake_pid")
+for _ in $(seq 50); do
+	[ "$(wc -l <"$work/bbbfake.log")" -ge 3 ] && break
+	kill -0 "$fake_pid" 2>/dev/null || break
+	sleep 0.1
+done
+if [ "$(wc -l <"$work/bbbfake.log")" -lt 3 ]; then
+	echo "The fake BBB servers did not start:" >&2
+	cat "$work/bbbfake.log" >&2
+	exit 1
+fi
+echo "   (name, API URL, secret)"
+sed 's/^/   /' "$work/bbbfake.log"
 
 cat >"$work/Caddyfile" <<CADDY
 {
@@ -107,7 +120,7 @@ pids+=("$caddy_pid")
 
 up=false
 for _ in $(seq 150); do
-	if curl -fs -o /dev/null "$LB/bigbluebutton/api" && [ "$(wc -l <"$work/bbbfake.log")" -ge 3 ]; then
+	if curl -fs -o /dev/null "$LB/bigbluebutton/api"; then
 		up=true
 		break
 	fi
@@ -115,9 +128,9 @@ for _ in $(seq 150); do
 	sleep 0.2
 done
 $up || failed "The balancer did not answer on $LB/bigbluebutton/api within 30 seconds."
-sed 's/^/   /' "$work/bbbfake.log"
 
 echo "== Running bin/bbbdemo -url $LB -secret $LB_SECRET"
+echo "   (plus -pool and -bbb-secret, so that it can name the servers and ask them directly)"
 echo
 bin/bbbdemo -url "$LB" -secret "$LB_SECRET" -pool "$POOL" -bbb-secret "$BBB_SECRET" ||
 	failed "The demo stopped at an unexpected answer (see above)."
@@ -133,7 +146,7 @@ if $keep; then
    Every call is signed with sha256(call name + query + secret). For example:
 
      q='name=My+Room&meetingID=my-room'
-     curl "$LB/bigbluebutton/api/create?\$q&checksum=\$(printf '%s' "create\$q$LB_SECRET" | sha256sum | cut -d' ' -f1)"
+     curl "$LB/bigbluebutton/api/create?\$q&checksum=\$(printf '%s' "create\${q}$LB_SECRET" | sha256sum | cut -d' ' -f1)"
      curl "$LB/bigbluebutton/api/getMeetings?checksum=\$(printf '%s' "getMeetings$LB_SECRET" | sha256sum | cut -d' ' -f1)"
 
    Or run the walk again:  bin/bbbdemo -url $LB -secret $LB_SECRET
