@@ -3,7 +3,7 @@
 # machine, over loopback:
 #   join redirects/s through bbb_balance  vs  Caddy's own `respond` (a 302)
 #   creates/s through bbb_balance          vs  creates sent straight to a fake BBB server
-# Fakes bbb1-3 (ports 9201-9203) form the pool; bbb4 (9204) takes the direct creates.
+# Fakes bbb1-3 (ports 9251-9253) form the pool; bbb4 (9254) takes the direct creates.
 # Each pair runs RUNS times, alternating; the medians and their ratios are
 # printed at the end.
 #
@@ -30,34 +30,34 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bin/bbbfake -n 4 -base-port 9201 -secret fake-secret >"$work/fakes.txt" &
+bin/bbbfake -n 4 -base-port 9251 -secret fake-secret >"$work/fakes.txt" &
 pids+=($!)
 
 cat >"$work/Caddyfile" <<CADDY
 {
-	admin localhost:2099
+	admin localhost:2096
 	auto_https off
 	persist_config off
 }
 
-:9100 {
+:9150 {
 	bbb_balance {
 		secret bench-secret
 		database $work/bench.sqlite
-		server bbb1 http://127.0.0.1:9201/bigbluebutton/api {
+		server bbb1 http://127.0.0.1:9251/bigbluebutton/api {
 			secret fake-secret
 		}
-		server bbb2 http://127.0.0.1:9202/bigbluebutton/api {
+		server bbb2 http://127.0.0.1:9252/bigbluebutton/api {
 			secret fake-secret
 		}
-		server bbb3 http://127.0.0.1:9203/bigbluebutton/api {
+		server bbb3 http://127.0.0.1:9253/bigbluebutton/api {
 			secret fake-secret
 		}
 	}
 }
 
-:9101 {
-	header Location "http://127.0.0.1:9201/bigbluebutton/api/join?fullName=x&meetingID=y&checksum=z"
+:9151 {
+	header Location "http://127.0.0.1:9251/bigbluebutton/api/join?fullName=x&meetingID=y&checksum=z"
 	respond 302
 }
 CADDY
@@ -65,19 +65,19 @@ XDG_DATA_HOME=$work XDG_CONFIG_HOME=$work bin/caddy run --config "$work/Caddyfil
 pids+=($!)
 
 for _ in $(seq 100); do
-	if curl -fs -o /dev/null http://127.0.0.1:9100/bigbluebutton/api && [ -s "$work/fakes.txt" ]; then break; fi
+	if curl -fs -o /dev/null http://127.0.0.1:9150/bigbluebutton/api && [ -s "$work/fakes.txt" ]; then break; fi
 	sleep 0.1
 done
-curl -fs -o /dev/null http://127.0.0.1:9100/bigbluebutton/api || { cat "$work/caddy.log"; exit 1; }
+curl -fs -o /dev/null http://127.0.0.1:9150/bigbluebutton/api || { cat "$work/caddy.log"; exit 1; }
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Go $(go env GOVERSION)"
 echo "== $RUNS runs x ${SECONDS_PER_RUN}s, $CLIENTS clients"
 load() { bin/bbbload -c "$CLIENTS" -d "${SECONDS_PER_RUN}s" "$@" | tee -a "$work/results.txt"; }
 for r in $(seq "$RUNS"); do
-	load -label respond -call get -url http://127.0.0.1:9101/
-	load -label join -call join -url http://127.0.0.1:9100 -secret bench-secret
-	load -label create-direct -call create -url http://127.0.0.1:9204 -secret fake-secret
-	load -label create -call create -url http://127.0.0.1:9100 -secret bench-secret
+	load -label respond -call get -url http://127.0.0.1:9151/
+	load -label join -call join -url http://127.0.0.1:9150 -secret bench-secret
+	load -label create-direct -call create -url http://127.0.0.1:9254 -secret fake-secret
+	load -label create -call create -url http://127.0.0.1:9150 -secret bench-secret
 done
 
 median() { grep "^$1 " "$work/results.txt" | sed 's/.*rate=\([0-9]*\).*/\1/' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

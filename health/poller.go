@@ -219,7 +219,7 @@ func (p *Poller) poll(ctx context.Context, r balancer.Route, timeout time.Durati
 		poll.Err = err
 		return poll
 	}
-	list, err := bbb.ParseMeetingList(body)
+	list, err := bbb.ReadMeetingList(body)
 	body.Close()
 	switch {
 	case err != nil:

@@ -169,12 +169,16 @@ func (d *demo) createFirst() {
 		a, body := d.call("create", q)
 		if !a.OK() && a.MessageKey == bbb.KeyInternalError && time.Now().Before(deadline) {
 			if !told {
-				d.say("(got %s: the balancer has not seen a BBB server", describe(a))
-				d.say(" online yet; it checks them right after it starts. Retrying for up to %s.)", d.wait)
+				d.got("%s", describe(a))
+				d.say("The balancer may not have seen any BBB server online yet (it checks them")
+				d.say("right after it starts). Retrying for up to %s.", d.wait)
 				told = true
 			}
 			time.Sleep(500 * time.Millisecond)
 			continue
+		}
+		if !a.OK() && a.MessageKey == bbb.KeyInternalError {
+			d.fail("create %s still answered %s after %s; are the BBB servers up, and reachable from the balancer?", firstRoom, describe(a), d.wait)
 		}
 		d.checkCreate(a, 1)
 		d.got("SUCCESS: meeting %q exists (created at %s)", a.MeetingID, time.UnixMilli(a.CreateTime).Format("15:04:05"))
@@ -294,7 +298,11 @@ func (d *demo) spread(home string) {
 	fmt.Println()
 	d.say("Meetings per server:")
 	for _, host := range d.hosts(where) {
-		d.say("  %-28s %d  (%s)", d.server(host), len(where[host]), strings.Join(where[host], ", "))
+		list := strings.Join(where[host], ", ")
+		if list == "" {
+			list = "none"
+		}
+		d.say("  %-26s %s", d.server(host)+":", list)
 	}
 	if len(where) == 1 && len(d.pool) != 1 {
 		d.say("Note: every meeting landed on the same server. That is expected only if")

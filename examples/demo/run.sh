@@ -149,6 +149,10 @@ if $keep; then
      curl "$LB/bigbluebutton/api/create?\$q&checksum=\$(printf '%s' "create\${q}$LB_SECRET" | sha256sum | cut -d' ' -f1)"
      curl "$LB/bigbluebutton/api/getMeetings?checksum=\$(printf '%s' "getMeetings$LB_SECRET" | sha256sum | cut -d' ' -f1)"
 
+   The pool as the balancer sees it (Caddy's admin API):
+     curl localhost:2098/bbb/servers
+     curl localhost:2098/bbb/meetings
+
    Or run the walk again:  bin/bbbdemo -url $LB -secret $LB_SECRET
 HELP
 	wait "$caddy_pid" || true

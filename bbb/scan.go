@@ -1,0 +1,171 @@
+package bbb
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strconv"
+)
+
+// The poller reads every server's getMeetings every interval: 1,000 servers
+// with a few dozen meetings each is tens of MB of XML per round, and
+// encoding/xml spends most of a round's CPU on it. scanMeetingList reads
+// just the numbers, walking the tags with a depth count, so an attendee's
+// customdata or a meeting's metadata can never pass for a meeting's own
+// field. Anything it does not expect (a comment, CDATA, a declaration)
+// sends the answer to encoding/xml instead.
+
+var errScan = errors.New("bbb: not a plain getMeetings answer")
+
+// ReadMeetingList parses a getMeetings answer for its numbers, fast.
+func ReadMeetingList(r io.Reader) (*MeetingList, error) {
+	body, err := io.ReadAll(io.LimitReader(r, MaxAnswer))
+	if err != nil {
+		return nil, err
+	}
+	if list, err := scanMeetingList(body); err == nil {
+		return list, nil
+	}
+	return ParseMeetingList(bytes.NewReader(body))
+}
+
+func scanMeetingList(b []byte) (*MeetingList, error) {
+	list := &MeetingList{}
+	var (
+		path   []string // open elements
+		starts []int    // where each open element's content starts
+		cur    *Meeting
+	)
+	i := 0
+	for {
+		lt := bytes.IndexByte(b[i:], '<')
+		if lt < 0 {
+			if len(path) != 0 || len(bytes.TrimSpace(b[i:])) > 0 {
+				return nil, errScan
+			}
+			break
+		}
+		i += lt
+		closeStart := i
+		gt := bytes.IndexByte(b[i:], '>')
+		if gt < 0 {
+			return nil, errScan
+		}
+		tag := b[i+1 : i+gt]
+		i += gt + 1
+		if len(tag) == 0 || tag[0] == '!' || tag[0] == '?' {
+			return nil, errScan
+		}
+		switch {
+		case tag[0] == '/': // closing
+			name := string(tag[1:])
+			if len(path) == 0 || path[len(path)-1] != name {
+				return nil, errScan
+			}
+			depth := len(path)
+			// The element's whole content; with child elements in it, it is
+			// not a field the scanner reads, and encoding/xml would join
+			// the text around the children.
+			text := b[starts[depth-1]:closeStart]
+			if bytes.IndexByte(text, '<') >= 0 {
+				text = nil
+			}
+			path, starts = path[:depth-1], starts[:depth-1]
+			switch {
+			case depth == 2 && path[0] == "response":
+				if err := setEnvelope(&list.Envelope, name, text); err != nil {
+					return nil, err
+				}
+			case depth == 3 && name == "meeting" && cur != nil:
+				list.Meetings = append(list.Meetings, *cur)
+				cur = nil
+			case depth == 4 && cur != nil:
+				if err := setMeetingField(cur, name, text); err != nil {
+					return nil, err
+				}
+			}
+		case tag[len(tag)-1] == '/': // self-closing: no text, nothing to set
+		default:
+			name := tag
+			if sp := bytes.IndexAny(tag, " \t\r\n"); sp >= 0 {
+				name = tag[:sp]
+			}
+			path = append(path, string(name))
+			starts = append(starts, i)
+			if len(path) == 3 && path[1] == "meetings" && path[2] == "meeting" {
+				cur = &Meeting{}
+			}
+		}
+	}
+	if list.ReturnCode == "" {
+		return nil, errNoReturnCode
+	}
+	return list, nil
+}
+
+func setEnvelope(e *Envelope, name string, text []byte) error {
+	if text == nil && (name == "returncode" || name == "messageKey" || name == "message") {
+		return errScan
+	}
+	switch name {
+	case "returncode":
+		e.ReturnCode = unescape(text)
+	case "messageKey":
+		e.MessageKey = unescape(text)
+	case "message":
+		e.Message = unescape(text)
+	}
+	return nil
+}
+
+func setMeetingField(m *Meeting, name string, text []byte) error {
+	if text == nil {
+		switch name {
+		case "meetingID", "internalMeetingID", "createTime", "running", "participantCount", "listenerCount",
+			"voiceParticipantCount", "videoCount", "moderatorCount", "maxUsers", "isBreakout":
+			return errScan
+		}
+		return nil
+	}
+	var err error
+	num := func() int {
+		var n int
+		n, err = strconv.Atoi(string(bytes.TrimSpace(text)))
+		return n
+	}
+	switch name {
+	case "meetingID":
+		m.MeetingID = unescape(text)
+	case "internalMeetingID":
+		m.InternalMeetingID = unescape(text)
+	case "createTime":
+		m.CreateTime, err = strconv.ParseInt(string(bytes.TrimSpace(text)), 10, 64)
+	case "running":
+		m.Running, err = strconv.ParseBool(string(bytes.TrimSpace(text)))
+	case "participantCount":
+		m.ParticipantCount = num()
+	case "listenerCount":
+		m.ListenerCount = num()
+	case "voiceParticipantCount":
+		m.VoiceParticipantCount = num()
+	case "videoCount":
+		m.VideoCount = num()
+	case "moderatorCount":
+		m.ModeratorCount = num()
+	case "maxUsers":
+		m.MaxUsers = num()
+	case "isBreakout":
+		m.IsBreakout, err = strconv.ParseBool(string(bytes.TrimSpace(text)))
+	}
+	if err != nil {
+		return errScan
+	}
+	return nil
+}
+
+func unescape(text []byte) string {
+	if bytes.IndexByte(text, '&') < 0 {
+		return string(text)
+	}
+	return xmlUnescaper.Replace(string(text))
+}
