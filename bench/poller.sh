@@ -47,8 +47,13 @@ for _ in $(seq 600); do
 	curl -fs -o /dev/null http://127.0.0.1:9110/bigbluebutton/api && break
 	sleep 0.1
 done
-online=$(curl -fs localhost:2097/bbb/servers | grep -o '"online":true' | wc -l)
-echo "== $N servers, $online online after the first round"
+online=0
+for _ in $(seq 300); do
+	online=$(curl -fs localhost:2097/bbb/servers | grep -o '"online":true' | wc -l)
+	[ "$online" -ge "$N" ] && break
+	sleep 0.1
+done
+echo "== $N servers, $online online"
 
 echo "== filling the pool: creates through the balancer for 5 s"
 bin/bbbload -url http://127.0.0.1:9110 -secret bench-secret -call create -c 8 -d 5s -warmup 0

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+
 	"github.com/bbb-balance/bbb_balance/bbb"
 	"github.com/bbb-balance/bbb_balance/internal/bbbtest"
 )
@@ -382,4 +384,22 @@ func TestSecretFromEnvironment(t *testing.T) {
 	c.secret = "from-the-environment"
 	mustOK(t, "isMeetingRunning with the env secret", c.get(t, "isMeetingRunning", "meetingID=x"))
 	mustOK(t, "the first secret still works", newClient().get(t, "isMeetingRunning", "meetingID=x"))
+}
+
+// The JSON that `caddy adapt` makes of the Caddyfile runs as well.
+func TestAdaptedJSONRuns(t *testing.T) {
+	p := startPool(t, 2, "")
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(p.caddyfile()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.tester.InitServer(string(out), "json")
+	if t.Failed() {
+		t.FailNow()
+	}
+	c := newClient()
+	mustOK(t, "create through the JSON config", c.get(t, "create", createQuery("json-room")))
+	if p.holder("json-room") < 0 {
+		t.Error("the meeting reached no server")
+	}
 }
