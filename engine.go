@@ -60,13 +60,15 @@ func newEngine(key, path string, logger *zap.Logger) (*engine, error) {
 		return nil, err
 	}
 	client := &bbb.Client{HTTP: &http.Client{Transport: newTransport()}}
+	poller := health.New(pool, client, health.Config{}, logger)
+	poller.Observe(observePoll)
 	return &engine{
 		key:    key,
 		path:   path,
 		db:     db,
 		pool:   pool,
 		client: client,
-		poller: health.New(pool, client, health.Config{}, logger),
+		poller: poller,
 	}, nil
 }
 

@@ -8,6 +8,7 @@
 package bbbbalance
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -131,8 +132,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Logger:        h.logger,
 		Timeout:       time.Duration(h.Timeout),
 		FanoutTimeout: time.Duration(h.GetMeetingsTimeout),
+		Observer:      apiObserver{},
 	}
-	return nil
+	return registerMetrics(ctx.GetMetricsRegistry())
 }
 
 // LoadConfig is the JSON and Caddyfile form of balancer.LoadModel: the
@@ -210,13 +212,51 @@ func (h *Handler) Cleanup() error {
 	return err
 }
 
-// ServeHTTP answers the BBB API and passes other requests on.
+// HealthCheckPath answers external monitors (the path scalelite uses).
+const HealthCheckPath = "/health_check"
+
+// ServeHTTP answers the BBB API and the health check, and passes other
+// requests on.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if _, ok := api.CallName(r.URL.Path); !ok {
-		return next.ServeHTTP(w, r)
+	if _, ok := api.CallName(r.URL.Path); ok {
+		h.front.ServeHTTP(w, r)
+		return nil
 	}
-	h.front.ServeHTTP(w, r)
-	return nil
+	if r.URL.Path == HealthCheckPath {
+		h.healthCheck(w, r)
+		return nil
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// healthCheck answers 200 "success" when the database answers and at least
+// one server is online, and 503 with the reason otherwise, so a monitor or
+// a load balancer in front needs only the status code.
+func (h *Handler) healthCheck(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	reason := ""
+	if err := h.engine.db.Check(ctx); err != nil {
+		reason = "database: " + err.Error()
+	} else {
+		online := 0
+		for _, s := range h.engine.pool.Servers() {
+			if s.Online && s.State != balancer.Disabled {
+				online++
+			}
+		}
+		if online == 0 {
+			reason = "no BBB server is online"
+		}
+	}
+	if reason != "" {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "Health Check Failure: %s\n", reason)
+		return
+	}
+	fmt.Fprintln(w, "success")
 }
 
 // Interface guards.

@@ -29,6 +29,16 @@ type Front struct {
 	Logger        *zap.Logger
 	Timeout       time.Duration // for a call forwarded to one server
 	FanoutTimeout time.Duration // for each server asked by getMeetings
+	Observer      Observer      // told about every call; may be nil
+}
+
+// Observer is told the outcome of every API call, for metrics. result is
+// "success", "redirect" (join), or the messageKey of a FAILED answer
+// ("error" when there is none); call is "unsupported" for calls that do not
+// exist, so a client cannot make up label values.
+type Observer interface {
+	Call(call, result string)
+	Placement(server string)
 }
 
 // request is one API call after its parameters have been gathered.
@@ -52,6 +62,22 @@ func CallName(path string) (string, bool) {
 
 // ServeHTTP answers one API call. Paths outside Prefix get unsupportedRequest.
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.Observer == nil {
+		f.serve(w, r)
+		return
+	}
+	rec := &resultRecorder{ResponseWriter: w}
+	f.serve(rec, r)
+	call, _ := CallName(r.URL.Path)
+	if _, known := handlers[call]; !known && call != "" {
+		call = "unsupported"
+	} else if call == "" {
+		call = "index"
+	}
+	f.Observer.Call(call, rec.result())
+}
+
+func (f *Front) serve(w http.ResponseWriter, r *http.Request) {
 	call, ok := CallName(r.URL.Path)
 	if !ok {
 		bbb.WriteError(w, bbb.KeyUnsupportedRequest, bbb.MsgUnsupported)
@@ -76,6 +102,39 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.serve(f, w, req)
+}
+
+// resultRecorder remembers what an answer said, for the Observer.
+type resultRecorder struct {
+	http.ResponseWriter
+	status int
+	env    bbb.Envelope
+	seen   bool
+}
+
+func (r *resultRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *resultRecorder) Write(b []byte) (int, error) {
+	if !r.seen {
+		r.seen = true
+		r.env, _ = bbb.ParseEnvelope(b)
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *resultRecorder) result() string {
+	switch {
+	case r.status == http.StatusFound:
+		return "redirect"
+	case r.env.OK():
+		return "success"
+	case r.env.MessageKey != "":
+		return r.env.MessageKey
+	}
+	return "error"
 }
 
 // handler describes one call: which methods and bodies it takes.

@@ -65,6 +65,9 @@ func (f *Front) create(w http.ResponseWriter, req *request) {
 	}
 	if pl.Fresh {
 		f.Logger.Info("meeting placed", zap.String("meeting", key), zap.String("server", pl.ServerID))
+		if f.Observer != nil {
+			f.Observer.Placement(pl.ServerID)
+		}
 	}
 	route := balancer.Route{MeetingID: key, ServerID: pl.ServerID, Server: pl.Server}
 	params := paramsFor(req, route)

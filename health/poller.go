@@ -67,6 +67,7 @@ type Poller struct {
 	cfg      Config
 	logger   *zap.Logger
 	onChange func(balancer.Change)
+	observe  func(server string, took time.Duration, err error)
 	busy     map[string]bool // servers with a poll under way
 	count    map[string]int  // polls per server, for the version read
 	sem      chan struct{}
@@ -82,6 +83,13 @@ func New(pool *balancer.Pool, client *bbb.Client, cfg Config, logger *zap.Logger
 		sem:  make(chan struct{}, cfg.Concurrency),
 		wake: make(chan struct{}, 1),
 	}
+}
+
+// Observe sets a function told about every poll, for metrics.
+func (p *Poller) Observe(f func(server string, took time.Duration, err error)) {
+	p.mu.Lock()
+	p.observe = f
+	p.mu.Unlock()
 }
 
 // Configure changes the settings, the logger and the change callback; a
@@ -197,6 +205,12 @@ func (p *Poller) pollOne(ctx context.Context, r balancer.Route) {
 	poll := p.poll(ctx, r, cfg.Timeout, askVersion)
 	if ctx.Err() != nil {
 		return // shutting down: a cancelled poll says nothing about the server
+	}
+	p.mu.Lock()
+	observe := p.observe
+	p.mu.Unlock()
+	if observe != nil {
+		observe(r.ServerID, time.Since(poll.Started), poll.Err)
 	}
 	ch := p.pool.Report(ctx, r.ServerID, poll, cfg.Rule)
 	if poll.Err != nil {

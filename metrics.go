@@ -1,0 +1,124 @@
+package bbbbalance
+
+import (
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bbb-balance/bbb_balance/balancer"
+)
+
+// The collectors are made once and registered into the registry of every
+// config (Caddy gives each config generation a new one), so their values
+// carry over reloads. Per-server gauges are read from the pools at scrape
+// time: nothing to keep in step.
+var metrics = struct {
+	calls        *prometheus.CounterVec
+	checksum     *prometheus.CounterVec
+	placements   *prometheus.CounterVec
+	pollDuration prometheus.Histogram
+	pollFailures *prometheus.CounterVec
+	servers      poolCollector
+}{
+	calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "bbb", Name: "api_calls_total",
+		Help: "BBB API calls answered, by call and result (success, redirect, or the messageKey of a failure).",
+	}, []string{"call", "result"}),
+	checksum: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "bbb", Name: "checksum_failures_total",
+		Help: "API calls refused for a missing or wrong checksum, by call.",
+	}, []string{"call"}),
+	placements: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "bbb", Name: "placements_total",
+		Help: "New meetings placed, by server.",
+	}, []string{"server"}),
+	pollDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "caddy", Subsystem: "bbb", Name: "poll_duration_seconds",
+		Help:    "How long polls of BBB servers took.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}),
+	pollFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "bbb", Name: "poll_failures_total",
+		Help: "Failed polls, by server.",
+	}, []string{"server"}),
+}
+
+// registerMetrics adds the collectors to a config's registry.
+func registerMetrics(reg *prometheus.Registry) error {
+	for _, c := range []prometheus.Collector{metrics.calls, metrics.checksum, metrics.placements, metrics.pollDuration, metrics.pollFailures, metrics.servers} {
+		if err := reg.Register(c); err != nil {
+			var already prometheus.AlreadyRegisteredError
+			if !errors.As(err, &already) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// apiObserver counts API calls (api.Observer).
+type apiObserver struct{}
+
+func (apiObserver) Call(call, result string) {
+	metrics.calls.WithLabelValues(call, result).Inc()
+	if result == "checksumError" {
+		metrics.checksum.WithLabelValues(call).Inc()
+	}
+}
+
+func (apiObserver) Placement(server string) { metrics.placements.WithLabelValues(server).Inc() }
+
+func observePoll(server string, took time.Duration, err error) {
+	metrics.pollDuration.Observe(took.Seconds())
+	if err != nil {
+		metrics.pollFailures.WithLabelValues(server).Inc()
+	}
+}
+
+// poolCollector reports every server of every live pool.
+type poolCollector struct{}
+
+var (
+	descLoad     = serverDesc("server_load", "The server's load, as placement weighs it.")
+	descMeetings = serverDesc("server_meetings", "Meetings the server ran at its last poll.")
+	descUsers    = serverDesc("server_users", "Participants on the server at its last poll.")
+	descVideos   = serverDesc("server_videos", "Webcams on the server at its last poll.")
+	descOnline   = serverDesc("server_online", "1 if the server is online (answering its polls).")
+	descState    = prometheus.NewDesc("caddy_bbb_server_state", "1 for the server's admin state (enabled, cordoned, disabled).", []string{"server", "state"}, nil)
+)
+
+func serverDesc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc("caddy_bbb_"+name, help, []string{"server"}, nil)
+}
+
+func (poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descLoad, descMeetings, descUsers, descVideos, descOnline, descState} {
+		ch <- d
+	}
+}
+
+func (poolCollector) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	for _, e := range liveEngines() {
+		for _, s := range e.pool.Servers() {
+			gauge(descLoad, s.Load, s.ID)
+			gauge(descMeetings, float64(s.Meetings), s.ID)
+			gauge(descUsers, float64(s.Users), s.ID)
+			gauge(descVideos, float64(s.Videos), s.ID)
+			gauge(descOnline, boolFloat(s.Online), s.ID)
+			for _, st := range []balancer.State{balancer.Enabled, balancer.Cordoned, balancer.Disabled} {
+				gauge(descState, boolFloat(s.State == st), s.ID, string(st))
+			}
+		}
+	}
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
