@@ -130,6 +130,6 @@ func (p *Pool) applyMeetings(s *server, poll Poll, ch *Change) {
 		}
 		fr = append(fr, fresh{meetingID: id, created: m.Created, size: m.size}) // not on the server yet
 	}
-	s.base, s.fresh, s.stats = base, fr, st
+	s.base, s.reserves, s.stats = base, newReserves(fr, p.model.NewMeetingWindow, now), st
 	s.joins.Store(0)
 }

@@ -233,3 +233,7 @@ func TestJoinIsConcurrent(t *testing.T) {
 		t.Errorf("%d joins counted", n)
 	}
 }
+
+func bbbMeeting(id string, created time.Time) bbb.Meeting {
+	return bbb.Meeting{MeetingID: id, CreateTime: created.UnixMilli(), ParticipantCount: 3}
+}

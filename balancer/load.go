@@ -98,14 +98,3 @@ type fresh struct {
 	size         float64
 	participants int
 }
-
-func (m LoadModel) reserve(f fresh, now time.Time) float64 {
-	age := now.Sub(f.created)
-	if age >= m.NewMeetingWindow || f.size <= float64(f.participants) {
-		return 0
-	}
-	if age < 0 {
-		age = 0
-	}
-	return (f.size - float64(f.participants)) * (1 - float64(age)/float64(m.NewMeetingWindow))
-}

@@ -52,8 +52,12 @@ func NewPool(store Store) *Pool {
 // SetLoadModel changes how load is computed; zero weights take defaults.
 func (p *Pool) SetLoadModel(m LoadModel) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.model = m.WithDefaults()
-	p.mu.Unlock()
+	now := p.now()
+	for _, s := range p.order {
+		s.reserves = newReserves(s.reserves.list, p.model.NewMeetingWindow, now)
+	}
 }
 
 // Load reads the registry from the store; meetings of unknown servers are
@@ -84,7 +88,7 @@ func (p *Pool) SetServers(cfgs []ServerConfig) (added []string) {
 		s := p.servers[c.ID]
 		if s == nil || s.URL != c.URL || s.Secret != c.Secret || s.Algorithm != c.Algorithm {
 			// New, or another machine behind the same id: health starts over.
-			s = &server{placed: map[string]*meeting{}}
+			s = &server{placed: map[string]*meeting{}, reserves: newReserves(nil, p.model.NewMeetingWindow, p.now())}
 			added = append(added, c.ID)
 		}
 		s.ServerConfig = c
@@ -157,6 +161,9 @@ func (p *Pool) Place(ctx context.Context, req Request) (Placement, error) {
 		p.dropLocked(req.Key) // its server is gone, disabled or offline
 	}
 	now := p.now()
+	for _, s := range p.order {
+		s.reserves.expire(now)
+	}
 	best, err := p.choose(req.Tags, now)
 	if err != nil {
 		p.mu.Unlock()
@@ -166,7 +173,7 @@ func (p *Pool) Place(ctx context.Context, req Request) (Placement, error) {
 	m := &meeting{MeetingRecord: rec, size: p.model.size(req.MaxParticipants)}
 	p.meetings[req.Key] = m
 	best.placed[m.MeetingID] = m
-	best.fresh = append(best.fresh, fresh{meetingID: req.MeetingID, created: now, size: m.size})
+	best.reserves.push(fresh{meetingID: req.MeetingID, created: now, size: m.size})
 	pl := Placement{Key: req.Key, Server: best.endpoint, ServerID: best.ID, Tag: best.Tag, Fresh: true}
 	p.mu.Unlock()
 
@@ -289,7 +296,7 @@ func (p *Pool) dropLocked(key string) {
 	delete(p.meetings, key)
 	if s := p.servers[m.ServerID]; s != nil && s.placed[m.MeetingID] == m {
 		delete(s.placed, m.MeetingID)
-		s.fresh = slices.DeleteFunc(s.fresh, func(f fresh) bool { return f.meetingID == m.MeetingID && f.participants == 0 })
+		s.reserves.remove(m.MeetingID)
 	}
 }
 

@@ -100,9 +100,9 @@ type server struct {
 
 	// Load between polls: base from the last poll, fresh meetings that
 	// carry a fading reserve (polled or placed since), and joins since.
-	base  float64
-	fresh []fresh
-	joins atomic.Int64
+	base     float64
+	reserves reserves
+	joins    atomic.Int64
 
 	placed map[string]*meeting // registry meetings on this server, by the server's meetingID
 	stats  Stats
@@ -144,9 +144,5 @@ func (s *server) serves() bool { return s.State != Disabled && s.online }
 
 // load is the server's weighted load at now. Called with Pool.mu held.
 func (s *server) load(m LoadModel, now time.Time) float64 {
-	l := s.base + m.Participant*float64(s.joins.Load())
-	for _, f := range s.fresh {
-		l += m.reserve(f, now)
-	}
-	return l * s.Weight
+	return (s.base + m.Participant*float64(s.joins.Load()) + s.reserves.total(now)) * s.Weight
 }
