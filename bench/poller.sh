@@ -11,21 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000}
 WINDOW=${2:-60}
-export CGO_ENABLED=1
-
-mkdir -p bin
-go build -o bin/caddy ./cmd/caddy
-go build -o bin/bbbfake ./cmd/bbbfake
-go build -o bin/bbbload ./cmd/bbbload
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/common.sh
 
 bin/bbbfake -n "$N" -base-port 20000 -secret fake-secret >"$work/fakes.txt" &
 pids+=($!)

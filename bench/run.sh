@@ -13,22 +13,7 @@ cd "$(dirname "$0")/.."
 RUNS=${1:-3}
 SECONDS_PER_RUN=${2:-10}
 CLIENTS=${3:-32}
-export CGO_ENABLED=1
-
-echo "== building (the first build of Caddy takes a few minutes)"
-mkdir -p bin
-go build -o bin/caddy ./cmd/caddy
-go build -o bin/bbbfake ./cmd/bbbfake
-go build -o bin/bbbload ./cmd/bbbload
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/common.sh
 
 bin/bbbfake -n 4 -base-port 9251 -secret fake-secret >"$work/fakes.txt" &
 pids+=($!)
