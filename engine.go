@@ -99,19 +99,28 @@ func (e *engine) apply(st engineSettings, logger *zap.Logger, emit func(string, 
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.stop == nil {
+	first := e.stop == nil
+	if first {
 		ctx, cancel := context.WithCancel(context.Background())
 		e.stop, e.done = cancel, make(chan struct{})
-		e.poller.Round(ctx, nil, true)
 		go func() {
 			defer close(e.done)
 			e.poller.Run(ctx)
 		}()
-	} else if len(added) > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), st.health.Timeout)
-		defer cancel()
-		e.poller.Round(ctx, added, true)
 	}
+	if !first && len(added) == 0 {
+		return
+	}
+	// One round before the config goes live (of every server at first, of
+	// the new ones after), bounded by one poll's timeout however many
+	// servers there are: a server that has not answered by then is picked
+	// up by the next round.
+	ctx, cancel := context.WithTimeout(context.Background(), st.health.Timeout)
+	defer cancel()
+	if first {
+		added = nil // all of them
+	}
+	e.poller.Round(ctx, added, true)
 }
 
 // reportChange logs a poll's changes and emits them as Caddy events.

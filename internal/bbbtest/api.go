@@ -202,6 +202,21 @@ func contentTypeOK(mt string, xmlBody bool) bool {
 	return false
 }
 
+// meetingCall checks what every call about one meeting needs first, in
+// BBB's order: the checksum, then a meetingID. It answers the error itself.
+func meetingCall(w http.ResponseWriter, req *apiRequest) (string, bool) {
+	if !req.checksumOK {
+		checksumError(w)
+		return "", false
+	}
+	id := req.params.Get("meetingID")
+	if id == "" {
+		missingMeetingID(w)
+		return "", false
+	}
+	return id, true
+}
+
 func checksumError(w http.ResponseWriter) {
 	replyFailed(w, "checksumError", "Checksums do not match")
 }
@@ -632,13 +647,8 @@ func (s *Server) apiJoin(w http.ResponseWriter, req *apiRequest) {
 // isMeetingRunning
 
 func (s *Server) apiIsMeetingRunning(w http.ResponseWriter, req *apiRequest) {
-	if !req.checksumOK {
-		checksumError(w)
-		return
-	}
-	id := req.params.Get("meetingID")
-	if id == "" {
-		missingMeetingID(w)
+	id, ok := meetingCall(w, req)
+	if !ok {
 		return
 	}
 	running := false
@@ -656,13 +666,8 @@ func (s *Server) apiIsMeetingRunning(w http.ResponseWriter, req *apiRequest) {
 // end
 
 func (s *Server) apiEnd(w http.ResponseWriter, req *apiRequest) {
-	if !req.checksumOK {
-		checksumError(w)
-		return
-	}
-	id := req.params.Get("meetingID")
-	if id == "" {
-		missingMeetingID(w)
+	id, ok := meetingCall(w, req)
+	if !ok {
 		return
 	}
 	if pw := req.params.Get("password"); pw != "" && (javaLen(pw) < 2 || javaLen(pw) > 64) {
@@ -763,13 +768,8 @@ func writeMeeting(x xmlWriter, m *meeting) {
 }
 
 func (s *Server) apiGetMeetingInfo(w http.ResponseWriter, req *apiRequest) {
-	if !req.checksumOK {
-		checksumError(w)
-		return
-	}
-	id := req.params.Get("meetingID")
-	if id == "" {
-		missingMeetingID(w)
+	id, ok := meetingCall(w, req)
+	if !ok {
 		return
 	}
 	m := s.lookup(id)
@@ -819,13 +819,8 @@ func replyFailedMessage(w http.ResponseWriter, msg string) {
 }
 
 func (s *Server) apiInsertDocument(w http.ResponseWriter, req *apiRequest) {
-	if !req.checksumOK {
-		checksumError(w)
-		return
-	}
-	id := req.params.Get("meetingID")
-	if id == "" {
-		missingMeetingID(w)
+	id, ok := meetingCall(w, req)
+	if !ok {
 		return
 	}
 	if req.body == nil {
