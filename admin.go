@@ -2,22 +2,40 @@ package bbbbalance
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/bbb-balance/bbb_balance/balancer"
+	"github.com/bbb-balance/bbb_balance/manage"
 )
 
 func init() {
 	caddy.RegisterModule(adminAPI{})
 }
 
-// adminAPI serves the pool's state on Caddy's admin endpoint, under /bbb/,
-// so Caddy's own access rules for the admin endpoint protect it.
+// adminAPI manages the pool on Caddy's admin endpoint, under /bbb/, so
+// Caddy's own access rules for the admin endpoint protect it. JSON in,
+// JSON out; errors are {"error": "..."} with a fitting status code.
+//
+//	GET    /bbb/servers                        every server
+//	POST   /bbb/servers                        add one: {"id","url","secret","algorithm","weight","tag","state"}
+//	GET    /bbb/servers/<id>                   one server
+//	PATCH  /bbb/servers/<id>                   change url, secret, algorithm, weight, tag, state
+//	DELETE /bbb/servers/<id>[?force=true]      remove (refused while it has meetings, unless forced)
+//	POST   /bbb/servers/<id>/enable|cordon|disable
+//	POST   /bbb/servers/<id>/panic[?keep_state=true]   end its meetings, forget them, disable it
+//	GET    /bbb/meetings                       the registry
+//	DELETE /bbb/meetings/<meetingID>           end a meeting and forget it
+//
+// With several pools (handlers with different databases), ?database=<path>
+// picks one; calls about a server id find its pool by themselves.
 type adminAPI struct{}
 
 // CaddyModule returns the Caddy module information.
@@ -34,6 +52,7 @@ func (a adminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: "/bbb/servers", Handler: caddy.AdminHandlerFunc(a.servers)},
 		{Pattern: "/bbb/servers/", Handler: caddy.AdminHandlerFunc(a.servers)},
 		{Pattern: "/bbb/meetings", Handler: caddy.AdminHandlerFunc(a.meetings)},
+		{Pattern: "/bbb/meetings/", Handler: caddy.AdminHandlerFunc(a.meetings)},
 	}
 }
 
@@ -48,41 +67,174 @@ func liveEngines() []*engine {
 	return out
 }
 
-// servers answers GET /bbb/servers (every server) and GET /bbb/servers/<id>.
+func apiErr(status int, format string, args ...any) error {
+	return caddy.APIError{HTTPStatus: status, Err: fmt.Errorf(format, args...)}
+}
+
+// pick finds the engine a request is about: the one holding server id if
+// given, else the one named by ?database=, else the only one.
+func pick(r *http.Request, id string) (*engine, error) {
+	all := liveEngines()
+	if db := r.URL.Query().Get("database"); db != "" {
+		for _, e := range all {
+			if e.path == db {
+				return e, nil
+			}
+		}
+		return nil, apiErr(http.StatusNotFound, "no pool uses database %s", db)
+	}
+	if id != "" {
+		for _, e := range all {
+			if _, ok := e.pool.Server(id); ok {
+				return e, nil
+			}
+		}
+		return nil, apiErr(http.StatusNotFound, "no server %q", id)
+	}
+	switch len(all) {
+	case 0:
+		return nil, apiErr(http.StatusNotFound, "no bbb_balance handler is running")
+	case 1:
+		return all[0], nil
+	}
+	return nil, apiErr(http.StatusBadRequest, "%d pools are running; say which with ?database=<path>", len(all))
+}
+
+// who names the one asking, for the log of changes.
+func who(r *http.Request) manage.Who {
+	return manage.Who("admin API from " + r.RemoteAddr)
+}
+
+// opErr maps the pool's errors to status codes.
+func opErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, balancer.ErrNoSuchServer), errors.Is(err, balancer.ErrUnknownMeeting):
+		return apiErr(http.StatusNotFound, "%v", err)
+	case errors.Is(err, balancer.ErrServerExists), errors.Is(err, balancer.ErrHasMeetings):
+		return apiErr(http.StatusConflict, "%v", err)
+	case balancer.IsInvalid(err):
+		return apiErr(http.StatusBadRequest, "%v", err)
+	}
+	return apiErr(http.StatusInternalServerError, "%v", err)
+}
+
+func decodeBody(r *http.Request, into any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		return apiErr(http.StatusBadRequest, "unreadable JSON body: %v", err)
+	}
+	return nil
+}
+
 func (adminAPI) servers(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
-	}
-	id := strings.Trim(strings.TrimPrefix(r.URL.Path, "/bbb/servers"), "/")
-	list := []balancer.ServerStatus{}
-	for _, e := range liveEngines() {
-		list = append(list, e.pool.Servers()...)
-	}
+	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, "/bbb/servers"), "/")
+	id, action, _ := strings.Cut(rest, "/")
+	ctx := r.Context()
+
 	if id == "" {
-		return writeJSON(w, list)
+		switch r.Method {
+		case http.MethodGet:
+			list := []balancer.ServerStatus{}
+			for _, e := range liveEngines() {
+				list = append(list, e.pool.Servers()...)
+			}
+			return writeJSON(w, http.StatusOK, list)
+		case http.MethodPost:
+			var c balancer.ServerConfig
+			if err := decodeBody(r, &c); err != nil {
+				return err
+			}
+			e, err := pick(r, "")
+			if err != nil {
+				return err
+			}
+			st, err := e.manager.AddServer(ctx, who(r), c)
+			if err != nil {
+				return opErr(err)
+			}
+			return writeJSON(w, http.StatusCreated, st)
+		}
+		return apiErr(http.StatusMethodNotAllowed, "method %s not allowed", r.Method)
 	}
-	for _, s := range list {
-		if s.ID == id {
-			return writeJSON(w, s)
+
+	e, err := pick(r, id)
+	if err != nil {
+		return err
+	}
+	m := e.manager
+	var st balancer.ServerStatus
+	switch {
+	case action == "" && r.Method == http.MethodGet:
+		st, _ = e.pool.Server(id)
+	case action == "" && r.Method == http.MethodPatch:
+		var patch balancer.ServerPatch
+		if err := decodeBody(r, &patch); err != nil {
+			return err
+		}
+		st, err = m.UpdateServer(ctx, who(r), id, patch)
+	case action == "" && r.Method == http.MethodDelete:
+		force, _ := strconv.ParseBool(r.URL.Query().Get("force"))
+		n, err := m.RemoveServer(ctx, who(r), id, force)
+		if err != nil {
+			return opErr(err)
+		}
+		return writeJSON(w, http.StatusOK, map[string]any{"removed": id, "forgotten_meetings": n})
+	case r.Method == http.MethodPost && (action == "enable" || action == "cordon" || action == "disable"):
+		state := map[string]balancer.State{"enable": balancer.Enabled, "cordon": balancer.Cordoned, "disable": balancer.Disabled}[action]
+		st, err = m.SetState(ctx, who(r), id, state)
+	case r.Method == http.MethodPost && action == "panic":
+		keep, _ := strconv.ParseBool(r.URL.Query().Get("keep_state"))
+		n, err := m.Panic(ctx, who(r), id, keep)
+		if err != nil {
+			return opErr(err)
+		}
+		st, _ = e.pool.Server(id)
+		return writeJSON(w, http.StatusOK, map[string]any{"server": st, "ended_meetings": n})
+	default:
+		return apiErr(http.StatusMethodNotAllowed, "%s %s is not an action on a server", r.Method, r.URL.Path)
+	}
+	if err != nil {
+		return opErr(err)
+	}
+	return writeJSON(w, http.StatusOK, st)
+}
+
+func (adminAPI) meetings(w http.ResponseWriter, r *http.Request) error {
+	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, "/bbb/meetings"), "/")
+	if rest == "" {
+		if r.Method != http.MethodGet {
+			return apiErr(http.StatusMethodNotAllowed, "method %s not allowed", r.Method)
+		}
+		list := []balancer.MeetingStatus{}
+		for _, e := range liveEngines() {
+			list = append(list, e.pool.Meetings()...)
+		}
+		return writeJSON(w, http.StatusOK, list)
+	}
+	if r.Method != http.MethodDelete {
+		return apiErr(http.StatusMethodNotAllowed, "method %s not allowed; DELETE ends a meeting", r.Method)
+	}
+	key, err := url.PathUnescape(rest)
+	if err != nil {
+		return apiErr(http.StatusBadRequest, "bad meeting id: %v", err)
+	}
+	for _, e := range liveEngines() {
+		if _, err := e.pool.Lookup(key); !errors.Is(err, balancer.ErrUnknownMeeting) {
+			if err := e.manager.EndMeeting(r.Context(), who(r), key); err != nil {
+				return opErr(err)
+			}
+			return writeJSON(w, http.StatusOK, map[string]string{"ended": key})
 		}
 	}
-	return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no server %q", id)}
+	return apiErr(http.StatusNotFound, "no meeting %q", key)
 }
 
-// meetings answers GET /bbb/meetings: the registry.
-func (adminAPI) meetings(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
-	}
-	list := []balancer.MeetingRecord{}
-	for _, e := range liveEngines() {
-		list = append(list, e.pool.Meetings()...)
-	}
-	return writeJSON(w, list)
-}
-
-func writeJSON(w http.ResponseWriter, v any) error {
+func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
 	return json.NewEncoder(w).Encode(v)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
 	"github.com/bbb-balance/bbb_balance/health"
+	"github.com/bbb-balance/bbb_balance/manage"
 	"github.com/bbb-balance/bbb_balance/store"
 )
 
@@ -30,6 +31,8 @@ type engine struct {
 	pool   *balancer.Pool
 	client *bbb.Client
 	poller *health.Poller
+	// manager carries out operator changes (admin API, scalelite API).
+	manager *manage.Manager
 
 	mu   sync.Mutex
 	stop context.CancelFunc // of the poller; nil until a config goes live
@@ -69,6 +72,13 @@ func newEngine(key, path string, logger *zap.Logger) (*engine, error) {
 		pool:   pool,
 		client: client,
 		poller: poller,
+		manager: &manage.Manager{
+			Pool:    pool,
+			Client:  client,
+			Poll:    func(ctx context.Context, ids []string) { poller.Round(ctx, ids, true) },
+			Timeout: defaultTimeout,
+			Logger:  logger.Named("admin"),
+		},
 	}, nil
 }
 
@@ -94,7 +104,10 @@ func newTransport() *http.Transport {
 // apply returns; the poller starts with the first config that goes live.
 func (e *engine) apply(st engineSettings, logger *zap.Logger, emit func(string, map[string]any)) {
 	e.pool.SetLoadModel(st.load)
-	added := e.pool.SetServers(st.servers)
+	added, notes := e.pool.SetServers(st.servers)
+	for _, n := range notes {
+		logger.Warn(n)
+	}
 	e.poller.Configure(st.health, logger, func(ch balancer.Change) { reportChange(logger, emit, ch) })
 
 	e.mu.Lock()

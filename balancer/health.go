@@ -89,6 +89,11 @@ func (p *Pool) Report(ctx context.Context, serverID string, poll Poll, rule Heal
 			break
 		}
 	}
+	if ch.Drained {
+		// Kept like an operator's change, so a reload does not cordon the
+		// drained server again. A store that cannot keep it is fine too.
+		p.SetState(ctx, serverID, Disabled)
+	}
 	return ch
 }
 
@@ -99,6 +104,11 @@ func (p *Pool) applyMeetings(s *server, poll Poll, ch *Change) {
 	now := p.now()
 	st := Stats{Version: s.stats.Version, LastPoll: poll.Started}
 	seen := make(map[string]bool, len(poll.Meetings))
+	for _, m := range poll.Meetings {
+		if pm := s.placed[m.MeetingID]; pm != nil {
+			pm.participants, pm.running = m.ParticipantCount, m.Running
+		}
+	}
 	var base float64
 	var fr []fresh
 	for _, m := range poll.Meetings {

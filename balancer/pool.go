@@ -29,24 +29,38 @@ type MeetingRecord struct {
 
 type meeting struct {
 	MeetingRecord
-	confirmed time.Time // when a server answered SUCCESS to a create; zero until then
-	size      float64   // expected size, for the reserve until a poll sees it
+	confirmed    time.Time // when a server answered SUCCESS to a create; zero until then
+	size         float64   // expected size, for the reserve until a poll sees it
+	participants int       // at the last poll
+	running      bool      // at the last poll
+}
+
+// MeetingStatus is a registry entry with what the last poll saw of it.
+type MeetingStatus struct {
+	MeetingRecord
+	Participants int  `json:"participants"`
+	Running      bool `json:"running"`
 }
 
 // Pool is the set of servers and the meetings placed on them.
 type Pool struct {
-	mu       sync.RWMutex
-	servers  map[string]*server
-	order    []*server // by id, for stable tie-breaking and listings
-	meetings map[string]*meeting
-	model    LoadModel
-	store    Store
-	now      func() time.Time
+	opsMu sync.Mutex // one operator change at a time
+
+	mu        sync.RWMutex
+	declared  []ServerConfig       // from the config
+	overrides map[string]*Override // the operator's word, which wins
+	servers   map[string]*server
+	order     []*server // by id, for stable tie-breaking and listings
+	meetings  map[string]*meeting
+	model     LoadModel
+	store     Store
+	now       func() time.Time
 }
 
 // NewPool returns an empty pool that writes meetings through to store.
 func NewPool(store Store) *Pool {
-	return &Pool{servers: map[string]*server{}, meetings: map[string]*meeting{}, model: DefaultLoadModel, store: store, now: time.Now}
+	return &Pool{servers: map[string]*server{}, meetings: map[string]*meeting{}, overrides: map[string]*Override{},
+		model: DefaultLoadModel, store: store, now: time.Now}
 }
 
 // SetLoadModel changes how load is computed; zero weights take defaults.
@@ -60,15 +74,25 @@ func (p *Pool) SetLoadModel(m LoadModel) {
 	}
 }
 
-// Load reads the registry from the store; meetings of unknown servers are
-// kept, as their server may come back in the next config.
+// Load reads the registry and the operator's overrides from the store;
+// meetings of unknown servers are kept, as their server may come back in
+// the next config.
 func (p *Pool) Load(ctx context.Context) error {
 	recs, err := p.store.Meetings(ctx)
 	if err != nil {
 		return err
 	}
+	var ovs []Override
+	if os, ok := p.store.(OverrideStore); ok {
+		if ovs, err = os.Overrides(ctx); err != nil {
+			return err
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for _, o := range ovs {
+		p.overrides[o.ID] = &o
+	}
 	for _, r := range recs {
 		p.meetings[r.Key] = &meeting{MeetingRecord: r, confirmed: r.Created}
 	}
@@ -76,15 +100,28 @@ func (p *Pool) Load(ctx context.Context) error {
 	return nil
 }
 
-// SetServers replaces the server list. Servers that stay keep their live
+// SetServers makes cfgs the config's server list; with the operator's
+// overrides it gives the pool's servers. Servers that stay keep their live
 // state; new servers start offline until the poller has seen them answer.
-// It returns the ids of the servers that are new.
-func (p *Pool) SetServers(cfgs []ServerConfig) (added []string) {
+// It returns the ids of the servers that are new, and notes on configured
+// servers the operator has removed.
+func (p *Pool) SetServers(cfgs []ServerConfig) (added, notes []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.declared = cfgs
+	return p.applyLocked()
+}
+
+// applyLocked rebuilds the server list from the config and the overrides.
+func (p *Pool) applyLocked() (added, notes []string) {
+	cfgs, notes := effective(p.declared, p.overrides)
 	next := make(map[string]*server, len(cfgs))
 	order := make([]*server, 0, len(cfgs))
 	for _, c := range cfgs {
+		if err := c.Normalize(); err != nil {
+			notes = append(notes, err.Error()+"; server left out")
+			continue
+		}
 		s := p.servers[c.ID]
 		if s == nil || s.URL != c.URL || s.Secret != c.Secret || s.Algorithm != c.Algorithm {
 			// New, or another machine behind the same id: health starts over.
@@ -99,7 +136,7 @@ func (p *Pool) SetServers(cfgs []ServerConfig) (added []string) {
 	sort.Slice(order, func(i, j int) bool { return order[i].ID < order[j].ID })
 	p.servers, p.order = next, order
 	p.recount()
-	return added
+	return added, notes
 }
 
 // recount derives per-server meeting counts from the registry. Called with
@@ -382,13 +419,13 @@ func (p *Pool) Servers() []ServerStatus {
 	return out
 }
 
-// Meetings returns a snapshot of the registry.
-func (p *Pool) Meetings() []MeetingRecord {
+// Meetings returns a snapshot of the registry, by key.
+func (p *Pool) Meetings() []MeetingStatus {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	out := make([]MeetingRecord, 0, len(p.meetings))
+	out := make([]MeetingStatus, 0, len(p.meetings))
 	for _, m := range p.meetings {
-		out = append(out, m.MeetingRecord)
+		out = append(out, MeetingStatus{MeetingRecord: m.MeetingRecord, Participants: m.participants, Running: m.running})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out

@@ -8,6 +8,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -87,6 +88,12 @@ var migrations = []string{
 		server_id  TEXT NOT NULL,
 		created_at INTEGER NOT NULL
 	) WITHOUT ROWID;`,
+	// The operator's changes to servers (balancer.Override, as JSON).
+	`CREATE TABLE server_overrides (
+		id         TEXT PRIMARY KEY,
+		override   TEXT NOT NULL,
+		updated_at INTEGER NOT NULL
+	) WITHOUT ROWID;`,
 }
 
 func (s *DB) migrate(ctx context.Context) error {
@@ -146,4 +153,46 @@ func (s *DB) DeleteMeeting(ctx context.Context, key string) error {
 	return s.write(ctx, "DELETE FROM meetings WHERE key = ?", key)
 }
 
-var _ balancer.Store = (*DB)(nil)
+// Overrides implements balancer.OverrideStore.
+func (s *DB) Overrides(ctx context.Context) ([]balancer.Override, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT id, override FROM server_overrides")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []balancer.Override
+	for rows.Next() {
+		var id, raw string
+		if err := rows.Scan(&id, &raw); err != nil {
+			return nil, err
+		}
+		var o balancer.Override
+		if err := json.Unmarshal([]byte(raw), &o); err != nil {
+			return nil, fmt.Errorf("server %s: unreadable override: %w", id, err)
+		}
+		o.ID = id
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// SaveOverride implements balancer.OverrideStore.
+func (s *DB) SaveOverride(ctx context.Context, o balancer.Override) error {
+	raw, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, `INSERT INTO server_overrides(id, override, updated_at) VALUES(?, ?, ?)
+		ON CONFLICT(id) DO UPDATE SET override = excluded.override, updated_at = excluded.updated_at`,
+		o.ID, string(raw), time.Now().UnixMilli())
+}
+
+// DeleteOverride implements balancer.OverrideStore.
+func (s *DB) DeleteOverride(ctx context.Context, id string) error {
+	return s.write(ctx, "DELETE FROM server_overrides WHERE id = ?", id)
+}
+
+var (
+	_ balancer.Store         = (*DB)(nil)
+	_ balancer.OverrideStore = (*DB)(nil)
+)

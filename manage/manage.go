@@ -1,0 +1,174 @@
+// Package manage is what an operator does to a running pool: add, change,
+// drain and remove servers, end meetings. The admin API, the `caddy bbb`
+// CLI (through the admin API) and scalelite's management API all go
+// through it, so each action has one implementation.
+package manage
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/bbb-balance/bbb_balance/balancer"
+	"github.com/bbb-balance/bbb_balance/bbb"
+)
+
+// Manager acts on one pool.
+type Manager struct {
+	Pool    *balancer.Pool
+	Client  *bbb.Client
+	Poll    func(ctx context.Context, ids []string) // polls servers at once; may be nil
+	Timeout time.Duration                           // for calls to servers
+	Logger  *zap.Logger
+}
+
+// Who says who asked, for the log of changes.
+type Who string
+
+func (m *Manager) log(who Who, what string, fields ...zap.Field) {
+	if m.Logger != nil {
+		m.Logger.Info(what, append([]zap.Field{zap.String("by", string(who))}, fields...)...)
+	}
+}
+
+// AddServer adds a server and polls it, so it can take meetings at once.
+func (m *Manager) AddServer(ctx context.Context, who Who, c balancer.ServerConfig) (balancer.ServerStatus, error) {
+	st, err := m.Pool.AddServer(ctx, c)
+	if err != nil {
+		return st, err
+	}
+	m.log(who, "server added", zap.String("server", st.ID), zap.String("url", st.URL), zap.String("state", string(st.State)))
+	return m.pollNow(ctx, st.ID), nil
+}
+
+// UpdateServer changes a server; a new URL or secret is polled at once.
+func (m *Manager) UpdateServer(ctx context.Context, who Who, id string, patch balancer.ServerPatch) (balancer.ServerStatus, error) {
+	st, err := m.Pool.UpdateServer(ctx, id, patch)
+	if err != nil {
+		return st, err
+	}
+	m.log(who, "server updated", zap.String("server", id), zap.Strings("changed", changedFields(patch)))
+	if patch.URL != nil || patch.Secret != nil || patch.Algorithm != nil {
+		st = m.pollNow(ctx, id)
+	}
+	return st, nil
+}
+
+func changedFields(p balancer.ServerPatch) []string {
+	var out []string
+	for name, set := range map[string]bool{"url": p.URL != nil, "secret": p.Secret != nil, "algorithm": p.Algorithm != nil,
+		"weight": p.Weight != nil, "tag": p.Tag != nil, "state": p.State != nil} {
+		if set {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// SetState enables, cordons or disables a server.
+func (m *Manager) SetState(ctx context.Context, who Who, id string, state balancer.State) (balancer.ServerStatus, error) {
+	st, err := m.Pool.SetState(ctx, id, state)
+	if err == nil {
+		m.log(who, "server state changed", zap.String("server", id), zap.String("state", string(state)))
+	}
+	return st, err
+}
+
+// RemoveServer takes a server out; with meetings only when forced (they
+// are forgotten, and placed anew by their next create).
+func (m *Manager) RemoveServer(ctx context.Context, who Who, id string, force bool) (forgotten int, err error) {
+	ms, err := m.Pool.RemoveServer(ctx, id, force)
+	if err == nil {
+		m.log(who, "server removed", zap.String("server", id), zap.Int("forgotten_meetings", len(ms)))
+	}
+	return len(ms), err
+}
+
+// Panic ends every meeting of a server on it (best effort: the server may
+// be down), forgets them, and disables the server unless keepState.
+func (m *Manager) Panic(ctx context.Context, who Who, id string, keepState bool) (ended int, err error) {
+	st, ok := m.Pool.Server(id)
+	if !ok {
+		return 0, balancer.ErrNoSuchServer
+	}
+	if !keepState {
+		if _, err := m.Pool.SetState(ctx, id, balancer.Disabled); err != nil {
+			return 0, err
+		}
+	}
+	ms, err := m.Pool.ForgetServerMeetings(ctx, id)
+	ep := bbb.Endpoint{URL: st.URL}
+	for _, t := range m.Pool.Targets() {
+		if t.ServerID == id {
+			ep = t.Server
+		}
+	}
+	ended = m.endAll(ctx, ep, ms)
+	m.log(who, "server panic: meetings ended and forgotten", zap.String("server", id), zap.Int("meetings", len(ms)),
+		zap.Int("ended", ended), zap.Bool("kept_state", keepState))
+	return ended, err
+}
+
+// endAll sends end for each meeting, a few at a time; it returns how many
+// the server confirmed.
+func (m *Manager) endAll(ctx context.Context, ep bbb.Endpoint, ms []balancer.MeetingRecord) int {
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		n   int
+		sem = make(chan struct{}, 8)
+	)
+	for _, mt := range ms {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if m.end(ctx, ep, mt.MeetingID) == nil {
+				mu.Lock()
+				n++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return n
+}
+
+var errNotEnded = errors.New("the server did not end the meeting")
+
+func (m *Manager) end(ctx context.Context, ep bbb.Endpoint, meetingID string) error {
+	ctx, cancel := context.WithTimeout(ctx, m.Timeout)
+	defer cancel()
+	res, err := m.Client.Do(ctx, ep, "end", bbb.Query("").With("meetingID", meetingID), nil, "")
+	if err != nil {
+		return err
+	}
+	if !res.OK() && res.MessageKey != bbb.KeyNotFound {
+		return errNotEnded
+	}
+	return nil
+}
+
+// EndMeeting ends a meeting on its server and forgets it. It is forgotten
+// even if the server cannot be reached: the operator wants it gone.
+func (m *Manager) EndMeeting(ctx context.Context, who Who, key string) error {
+	r, err := m.Pool.ForgetMeeting(ctx, key)
+	if err != nil {
+		return err
+	}
+	endErr := m.end(ctx, r.Server, r.MeetingID)
+	m.log(who, "meeting ended", zap.String("meeting", key), zap.String("server", r.ServerID), zap.Bool("server_confirmed", endErr == nil))
+	return nil
+}
+
+func (m *Manager) pollNow(ctx context.Context, id string) balancer.ServerStatus {
+	if m.Poll != nil {
+		m.Poll(ctx, []string{id})
+	}
+	st, _ := m.Pool.Server(id)
+	return st
+}
