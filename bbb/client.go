@@ -2,9 +2,11 @@ package bbb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -41,6 +43,22 @@ type CallError struct {
 }
 
 func (e *CallError) Error() string { return e.Call + ": " + e.Err.Error() }
+
+// redact drops the query from a transport error's URL: a checksum there is
+// as good as the server's secret for replaying that call (getMeetings has
+// no parameters, so its checksum never changes), and errors end up in logs.
+func redact(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil {
+		return ue.Err
+	}
+	u.RawQuery, u.User = "", nil
+	return fmt.Errorf("%s %s: %w", ue.Op, u.Redacted(), ue.Err)
+}
 func (e *CallError) Unwrap() error { return e.Err }
 
 // Result is a BBB answer: its raw body and its envelope. A FAILED answer is
@@ -87,7 +105,7 @@ func (c *Client) Index(ctx context.Context, e Endpoint) (*IndexResponse, error) 
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return nil, &CallError{"index", err}
+		return nil, &CallError{"index", redact(err)}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -114,7 +132,7 @@ func (c *Client) send(ctx context.Context, e Endpoint, call string, q Query, bod
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return nil, &CallError{call, err}
+		return nil, &CallError{call, redact(err)}
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()

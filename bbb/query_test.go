@@ -1,6 +1,11 @@
 package bbb
 
-import "testing"
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+)
 
 func TestQuery(t *testing.T) {
 	q := Query("name=Test%20Meeting&meetingID=abc+1&checksum=ff&meta_x=%27&meetingID=second")
@@ -53,5 +58,21 @@ func TestParseEnvelope(t *testing.T) {
 		if _, err := ParseEnvelope([]byte(bad)); err == nil {
 			t.Errorf("ParseEnvelope(%q) accepted", bad)
 		}
+	}
+}
+
+func TestCallErrorsCarryNoChecksum(t *testing.T) {
+	c := &Client{HTTP: &http.Client{}}
+	e := Endpoint{URL: "http://127.0.0.1:1/bigbluebutton/api", Secret: "s3cret"}
+	_, err := c.Do(context.Background(), e, "getMeetings", "", nil, "")
+	if err == nil {
+		t.Fatal("no error from a closed port")
+	}
+	sum := Checksum(SHA256, "getMeetings", "", "s3cret")
+	if strings.Contains(err.Error(), sum) || strings.Contains(err.Error(), "checksum") {
+		t.Errorf("error shows the checksum: %v", err)
+	}
+	if !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("error does not say which server: %v", err)
 	}
 }

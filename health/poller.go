@@ -214,7 +214,14 @@ func (p *Poller) pollOne(ctx context.Context, r balancer.Route) {
 	}
 	ch := p.pool.Report(ctx, r.ServerID, poll, cfg.Rule)
 	if poll.Err != nil {
-		logger.Debug("poll failed", zap.String("server", r.ServerID), zap.Error(poll.Err))
+		// A failure that counts towards taking the server offline is worth
+		// a warning; the same failure every round of an offline server is
+		// not.
+		log := logger.Debug
+		if st, ok := p.pool.Server(r.ServerID); ok && st.Online {
+			log = logger.Warn
+		}
+		log("poll failed", zap.String("server", r.ServerID), zap.Error(poll.Err))
 	}
 	if onChange != nil && (ch.WentUp || ch.WentDown || ch.Drained || len(ch.Stale) > 0) {
 		onChange(ch)
