@@ -203,7 +203,8 @@ func (adminAPI) servers(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (adminAPI) meetings(w http.ResponseWriter, r *http.Request) error {
-	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, "/bbb/meetings"), "/")
+	// The escaped path, unescaped once: a meetingID may hold "/" or "%".
+	rest := strings.Trim(strings.TrimPrefix(r.URL.EscapedPath(), "/bbb/meetings"), "/")
 	if rest == "" {
 		if r.Method != http.MethodGet {
 			return apiErr(http.StatusMethodNotAllowed, "method %s not allowed", r.Method)

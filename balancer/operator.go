@@ -103,15 +103,21 @@ func (p *Pool) UpdateServer(ctx context.Context, id string, patch ServerPatch) (
 		if o == nil {
 			o = &Override{ID: id}
 		}
-		set := func(dst **string, v *string) {
-			if v != nil {
+		p.mu.RLock()
+		cur := p.servers[id].ServerConfig
+		p.mu.RUnlock()
+		// A value equal to the current one is no change, so it is not
+		// kept as the operator's word: the config still decides it (an
+		// import that re-sends every secret pins none of them).
+		set := func(dst **string, v *string, current string) {
+			if v != nil && (*dst != nil || *v != current) {
 				c := *v
 				*dst = &c
 			}
 		}
-		set(&o.URL, patch.URL)
-		set(&o.Secret, patch.Secret)
-		set(&o.Tag, patch.Tag)
+		set(&o.URL, patch.URL, cur.URL)
+		set(&o.Secret, patch.Secret, cur.Secret)
+		set(&o.Tag, patch.Tag, cur.Tag)
 		if patch.Algorithm != nil {
 			a := *patch.Algorithm
 			o.Algorithm = &a

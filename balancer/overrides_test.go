@@ -134,3 +134,23 @@ func TestInvalidChangesRefused(t *testing.T) {
 		t.Errorf("store without overrides: %v", err)
 	}
 }
+
+func TestUnchangedValuesAreNotPinned(t *testing.T) {
+	st := newOverrideMem()
+	p := NewPool(st)
+	cfg := servers(1)
+	setOnline(p, cfg)
+	ctx := context.Background()
+	same := cfg[0].Secret
+	if _, err := p.UpdateServer(ctx, "bbb1", ServerPatch{Secret: &same}); err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := st.o["bbb1"]; ok && o.Secret != nil {
+		t.Error("re-sending the same secret pinned it")
+	}
+	cfg[0].Secret = "rotated"
+	p.SetServers(cfg)
+	if p.servers["bbb1"].Secret != "rotated" {
+		t.Error("the config's new secret does not apply")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -203,5 +204,18 @@ func TestAdminErrors(t *testing.T) {
 	_, out := adminDo(t, "GET", "/bbb/servers", nil)
 	if strings.Contains(out, p.fakes[0].Secret()) {
 		t.Error("secret in the listing")
+	}
+}
+
+// Meeting ids with "%" and "/" can be ended through the admin API.
+func TestAdminEndOddMeetingIDs(t *testing.T) {
+	p := startPool(t, 1, "")
+	c := newClient()
+	for _, id := range []string{"50%off", "a/b c"} {
+		mustOK(t, "create "+id, c.get(t, "create", createQuery(id)))
+		mustAdmin(t, 200, "DELETE", "/bbb/meetings/"+url.PathEscape(id), nil)
+		if p.holder(id) >= 0 {
+			t.Errorf("%s still runs", id)
+		}
 	}
 }
