@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -22,6 +23,7 @@ import (
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
 	"github.com/bbb-balance/bbb_balance/health"
+	"github.com/bbb-balance/bbb_balance/scaleliteapi"
 )
 
 func init() {
@@ -30,7 +32,8 @@ func init() {
 }
 
 // Handler is the bbb_balance HTTP handler. It answers requests under
-// /bigbluebutton/api and passes everything else to the next handler.
+// /bigbluebutton/api (and scalelite's management API under /scalelite/api/)
+// and passes everything else to the next handler.
 type Handler struct {
 	// Secrets the front-ends sign with; any of them is accepted, so a
 	// secret can be rotated without downtime. Placeholders such as
@@ -63,9 +66,10 @@ type Handler struct {
 	// Load weighs what servers report; see balancer.LoadModel.
 	Load *LoadConfig `json:"load,omitempty"`
 
-	engine *engine
-	front  *api.Front
-	logger *zap.Logger
+	engine    *engine
+	front     *api.Front
+	scalelite *scaleliteapi.API // scalelite's management API, under /scalelite/api/
+	logger    *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -125,8 +129,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	for i, a := range h.ChecksumAlgorithms {
 		algs[i], _ = bbb.ParseAlgorithm(a) // checked by validate
 	}
+	verifier := bbb.NewVerifier(h.Secrets, algs)
 	h.front = &api.Front{
-		Verifier:      bbb.NewVerifier(h.Secrets, algs),
+		Verifier:      verifier,
 		Pool:          eng.pool,
 		Client:        eng.client,
 		Logger:        h.logger,
@@ -134,6 +139,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		FanoutTimeout: time.Duration(h.GetMeetingsTimeout),
 		Observer:      apiObserver{},
 	}
+	h.scalelite = &scaleliteapi.API{Verifier: verifier, Manager: eng.manager, OnChecksumFailure: func(call string) {
+		metrics.checksum.WithLabelValues("scalelite/" + call).Inc()
+	}}
 	return registerMetrics(ctx.GetMetricsRegistry())
 }
 
@@ -215,11 +223,15 @@ func (h *Handler) Cleanup() error {
 // HealthCheckPath answers external monitors (the path scalelite uses).
 const HealthCheckPath = "/health_check"
 
-// ServeHTTP answers the BBB API and the health check, and passes other
-// requests on.
+// ServeHTTP answers the BBB API, scalelite's management API and the health
+// check, and passes other requests on.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if _, ok := api.CallName(r.URL.Path); ok {
 		h.front.ServeHTTP(w, r)
+		return nil
+	}
+	if strings.HasPrefix(r.URL.Path, scaleliteapi.Prefix) {
+		h.scalelite.ServeHTTP(w, r)
 		return nil
 	}
 	if r.URL.Path == HealthCheckPath {

@@ -54,6 +54,14 @@ func TestMetrics(t *testing.T) {
 	if d := metric(t, `caddy_bbb_checksum_failures_total{call="getMeetingInfo"}`) - badSums; d != 1 {
 		t.Errorf("checksum failures counted %v, want 1", d)
 	}
+	// A bad checksum on scalelite's management API is counted too.
+	mgmt := metric(t, `caddy_bbb_checksum_failures_total{call="scalelite/getServers"}`)
+	if resp, err := http.Get(base + "/scalelite/api/getServers?checksum=0000000000000000000000000000000000000000"); err == nil {
+		resp.Body.Close()
+	}
+	if d := metric(t, `caddy_bbb_checksum_failures_total{call="scalelite/getServers"}`) - mgmt; d != 1 {
+		t.Errorf("management API checksum failures counted %v, want 1", d)
+	}
 	if metric(t, `caddy_bbb_api_calls_total{call="unsupported",result="unsupportedRequest"}`) < 1 {
 		t.Error("unknown calls not counted as unsupported")
 	}
