@@ -46,16 +46,6 @@ func mustAdmin(t *testing.T, want int, method, path string, body any) string {
 	return out
 }
 
-func newFake(t *testing.T, secret string) *bbbtest.Server {
-	t.Helper()
-	f, err := bbbtest.New(bbbtest.Options{Secret: secret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.Close)
-	return f
-}
-
 func TestAdminServerLifecycle(t *testing.T) {
 	p := startPool(t, 1, "")
 	extra := newFake(t, "extra-secret")

@@ -53,28 +53,6 @@ func cliFail(t *testing.T, want string, args ...string) {
 	}
 }
 
-// cliServers returns the pool's servers by id, as GET /bbb/servers gives them.
-func cliServers(t *testing.T) map[string]balancer.ServerStatus {
-	t.Helper()
-	var list []balancer.ServerStatus
-	adminGet(t, "/bbb/servers", &list)
-	out := map[string]balancer.ServerStatus{}
-	for _, s := range list {
-		out[s.ID] = s
-	}
-	return out
-}
-
-func cliFake(t *testing.T, secret string) *bbbtest.Server {
-	t.Helper()
-	f, err := bbbtest.New(bbbtest.Options{Secret: secret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.Close)
-	return f
-}
-
 // fixture copies testdata/name with the placeholders replaced into a
 // temporary file and returns its path.
 func fixture(t *testing.T, name string, vars map[string]string) string {
@@ -171,7 +149,7 @@ func TestCLIStatus(t *testing.T) {
 
 func TestCLIServerLifecycle(t *testing.T) {
 	startPool(t, 1, "")
-	extra := cliFake(t, "extra-secret")
+	extra := newFake(t, "extra-secret")
 	c := newClient()
 
 	out := cli(t, "servers", "add", "bbb9", extra.URL(), "--secret", "extra-secret", "--weight", "2", "--tag", "big")
@@ -251,7 +229,7 @@ func TestCLIServerLifecycle(t *testing.T) {
 	if out := cli(t, "servers", "remove", "bbb9", "--force"); !strings.HasPrefix(out, "server bbb9 removed; 1 meeting(s) forgotten") {
 		t.Errorf("remove --force: %q", out)
 	}
-	if _, ok := cliServers(t)["bbb9"]; ok {
+	if _, ok := adminServers(t)["bbb9"]; ok {
 		t.Error("bbb9 still listed")
 	}
 }
@@ -338,13 +316,13 @@ func brief(s balancer.ServerStatus) string {
 
 func TestCLIImport(t *testing.T) {
 	p := startPool(t, 1, "")
-	fb, fc, fold := cliFake(t, "secret-b"), cliFake(t, "secret-c"), cliFake(t, "secret-old")
+	fb, fc, fold := newFake(t, "secret-b"), newFake(t, "secret-c"), newFake(t, "secret-old")
 	sync := fixture(t, "servers-sync.yml", map[string]string{"URL_1": p.fakes[0].URL(), "URL_B": fb.URL(), "URL_C": fc.URL()})
 	cli(t, "servers", "add", "old", fold.URL(), "--secret", "secret-old")
 	cli(t, "servers", "cordon", "bbb1")
 
 	// A dry run says what it would do and changes nothing.
-	before := cliServers(t)
+	before := adminServers(t)
 	out := cli(t, "servers", "import", sync, "--mode", "cordon", "--dry-run")
 	for _, want := range []string{
 		`would update bbb1: weight 1 → 2, tag "" → "big", secret re-sent`,
@@ -358,7 +336,7 @@ func TestCLIImport(t *testing.T) {
 			t.Errorf("dry run lacks %q:\n%s", want, out)
 		}
 	}
-	after := cliServers(t)
+	after := adminServers(t)
 	if len(after) != len(before) {
 		t.Errorf("dry run changed the pool: %v", after)
 	}
@@ -374,7 +352,7 @@ func TestCLIImport(t *testing.T) {
 		t.Errorf("import:\n%s", out)
 	}
 	noSecrets(t, out, "fake-secret-1", "secret-b", "secret-c")
-	got := cliServers(t)
+	got := adminServers(t)
 	// bbb-b, added cordoned, drains to disabled at its first poll: it has
 	// no meetings.
 	if s := got["bbb-b"]; s.State == "disabled" {
@@ -400,7 +378,7 @@ func TestCLIImport(t *testing.T) {
 		!strings.Contains(out, "imported 3 server(s): 0 added, 3 updated, 0 enabled, 0 cordoned; 1 server(s) not in the file left alone\n") {
 		t.Errorf("second import:\n%s", out)
 	}
-	if s := cliServers(t)["old"]; s.State != "enabled" {
+	if s := adminServers(t)["old"]; s.State != "enabled" {
 		t.Errorf("keep mode changed old: %s", s.State)
 	}
 
@@ -412,16 +390,16 @@ func TestCLIImport(t *testing.T) {
 	if !strings.Contains(out, "cordon bbb-b: enabled: false in the file\n") || !strings.Contains(out, "enable bbb1: was disabled\n") {
 		t.Errorf("state import:\n%s", out)
 	}
-	if s := cliServers(t); s["bbb-b"].State != "cordoned" || s["bbb1"].State != "enabled" {
+	if s := adminServers(t); s["bbb-b"].State != "cordoned" || s["bbb1"].State != "enabled" {
 		t.Errorf("after the state import: bbb-b %s, bbb1 %s", s["bbb-b"].State, s["bbb1"].State)
 	}
 	cli(t, "servers", "disable", "bbb-b")
-	if out = cli(t, "servers", "import", sync); strings.Contains(out, "cordon bbb-b") || cliServers(t)["bbb-b"].State != "disabled" {
+	if out = cli(t, "servers", "import", sync); strings.Contains(out, "cordon bbb-b") || adminServers(t)["bbb-b"].State != "disabled" {
 		t.Errorf("import cordoned a disabled server:\n%s", out)
 	}
 
 	// The older servers:addAll format, from a file and from stdin.
-	fd, fe := cliFake(t, "secret-d"), cliFake(t, "secret-e")
+	fd, fe := newFake(t, "secret-d"), newFake(t, "secret-e")
 	port := func(f *bbbtest.Server) string { return f.Addr()[strings.LastIndex(f.Addr(), ":")+1:] }
 	addAll := fixture(t, "servers-addall.yml", map[string]string{"PORT_D": port(fd), "PORT_E": port(fe)})
 	out = cli(t, "servers", "import", addAll)
@@ -429,7 +407,7 @@ func TestCLIImport(t *testing.T) {
 		!strings.Contains(out, "imported 2 server(s): 2 added, 0 updated") {
 		t.Errorf("addAll import:\n%s", out)
 	}
-	got = cliServers(t)
+	got = adminServers(t)
 	if s := got["localhost"]; brief(s) != `enabled weight=1 tag="" online=true url=http://localhost:`+port(fd)+"/bigbluebutton/api" {
 		t.Errorf("localhost: %s", brief(s))
 	}
@@ -451,7 +429,7 @@ func TestCLIImport(t *testing.T) {
 	}
 
 	// Bad files change nothing and give one line.
-	before = cliServers(t)
+	before = adminServers(t)
 	bad := fixture(t, "servers-bad.yml", nil)
 	cliFail(t, "caddy bbb: servers import "+bad+": line 5: server bbb-y has no secret", "servers", "import", bad)
 	cliFail(t, "no such file", "servers", "import", filepath.Join(t.TempDir(), "missing.yml"))
@@ -473,7 +451,7 @@ func TestCLIImport(t *testing.T) {
 		}
 	}
 	cliFail(t, `--mode "delete": want keep or cordon`, "servers", "import", sync, "--mode", "delete")
-	after = cliServers(t)
+	after = adminServers(t)
 	for id, s := range before {
 		if id != "x" && brief(after[id]) != brief(s) {
 			t.Errorf("a failed import changed %s: %s → %s", id, brief(s), brief(after[id]))

@@ -255,3 +255,26 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// adminServers lists the servers as the admin API shows them, by id.
+func adminServers(t *testing.T) map[string]balancer.ServerStatus {
+	t.Helper()
+	var list []balancer.ServerStatus
+	adminGet(t, "/bbb/servers", &list)
+	out := map[string]balancer.ServerStatus{}
+	for _, s := range list {
+		out[s.ID] = s
+	}
+	return out
+}
+
+// newFake starts one more fake BBB server, outside the pool.
+func newFake(t *testing.T, secret string) *bbbtest.Server {
+	t.Helper()
+	f, err := bbbtest.New(bbbtest.Options{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	return f
+}

@@ -148,18 +148,6 @@ func checkShape(t *testing.T, raw json.RawMessage) scaleliteServer {
 	return s
 }
 
-// adminServers lists the servers as the admin API shows them, by id.
-func adminServers(t *testing.T) map[string]balancer.ServerStatus {
-	t.Helper()
-	var list []balancer.ServerStatus
-	adminGet(t, "/bbb/servers", &list)
-	out := map[string]balancer.ServerStatus{}
-	for _, s := range list {
-		out[s.ID] = s
-	}
-	return out
-}
-
 func TestScaleliteAPI(t *testing.T) {
 	p := startPool(t, 2, "")
 	c := newClient()
