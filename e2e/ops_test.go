@@ -87,8 +87,19 @@ func TestMetrics(t *testing.T) {
 	if metric(t, "caddy_bbb_poll_duration_seconds_count") == 0 {
 		t.Error("poll durations not observed")
 	}
+	// The same collectors through the metrics directive on the site.
+	p.load(strings.Replace(p.caddyfile(), "\trespond \"not the API\" 404", "\thandle /metrics {\n\t\tmetrics\n\t}\n\trespond \"not the API\" 404", 1))
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	site, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(site), `caddy_bbb_api_calls_total{call="create",result="success"}`) {
+		t.Error("the metrics directive does not serve caddy_bbb_* metrics")
+	}
 	// Secrets never show up.
-	resp, _ := http.Get("http://localhost:2999/metrics")
+	resp, _ = http.Get("http://localhost:2999/metrics")
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, secret := range []string{lbSecret, p.fakes[0].Secret()} {
