@@ -77,7 +77,6 @@ func newEngine(key, path string, logger *zap.Logger) (*engine, error) {
 			Client:  client,
 			Poll:    func(ctx context.Context, ids []string) { poller.Round(ctx, ids, true) },
 			Timeout: defaultTimeout,
-			Logger:  logger.Named("admin"),
 		},
 	}, nil
 }
@@ -109,6 +108,7 @@ func (e *engine) apply(st engineSettings, logger *zap.Logger, emit func(string, 
 		logger.Warn(n)
 	}
 	e.poller.Configure(st.health, logger, func(ch balancer.Change) { reportChange(logger, emit, ch) })
+	e.manager.SetLogger(logger.Named("admin"))
 
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -22,15 +23,20 @@ type Manager struct {
 	Client  *bbb.Client
 	Poll    func(ctx context.Context, ids []string) // polls servers at once; may be nil
 	Timeout time.Duration                           // for calls to servers
-	Logger  *zap.Logger
+
+	logger atomic.Pointer[zap.Logger]
 }
+
+// SetLogger sets where changes are logged; each config that goes live
+// hands in its own, as the Manager outlives configs.
+func (m *Manager) SetLogger(l *zap.Logger) { m.logger.Store(l) }
 
 // Who says who asked, for the log of changes.
 type Who string
 
 func (m *Manager) log(who Who, what string, fields ...zap.Field) {
-	if m.Logger != nil {
-		m.Logger.Info(what, append([]zap.Field{zap.String("by", string(who))}, fields...)...)
+	if l := m.logger.Load(); l != nil {
+		l.Info(what, append([]zap.Field{zap.String("by", string(who))}, fields...)...)
 	}
 }
 
