@@ -24,6 +24,8 @@ echo "== go test -race (unit, Caddyfile, end-to-end)"
 go test -race -count=1 ./...
 
 echo "== fuzzing, a short run of each target"
-for target in $(go test -list '^Fuzz' ./bbb | grep '^Fuzz'); do
-	go test -run '^$' -fuzz "^${target}\$" -fuzztime 10s ./bbb
+for pkg in ./bbb ./recordings; do
+	for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
+		go test -run '^$' -fuzz "^${target}\$" -fuzztime 10s "$pkg"
+	done
 done
