@@ -251,3 +251,23 @@ func MeetingsXML(meetings []MeetingXML) []byte {
 	}
 	return SuccessXML(list)
 }
+
+// ValidElementName reports whether s is safe as an XML element name (BBB renders metadata keys as element
+// names): an ASCII letter
+// or "_" followed by ASCII letters, digits, "-", "_" or "."; no ":" (namespace
+// prefixes) and not starting with "xml" in any case (reserved).
+func ValidElementName(s string) bool {
+	if s == "" || len(s) > 256 || strings.HasPrefix(strings.ToLower(s), "xml") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
+		case i > 0 && (c >= '0' && c <= '9' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}

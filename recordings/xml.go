@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/bbb-balance/bbb_balance/bbb"
 )
 
 // Recording is one record id with all its formats merged, the unit of a
@@ -161,7 +163,7 @@ func WriteRecordingXML(b *bytes.Buffer, rec Recording, host string) {
 	el(b, "rawSize", strconv.FormatInt(rec.RawSize, 10))
 	b.WriteString("<metadata>")
 	for _, e := range rec.Meta {
-		if !validName(e.Key) {
+		if !bbb.ValidElementName(e.Key) {
 			continue
 		}
 		el(b, e.Key, e.Value)
@@ -301,22 +303,3 @@ func el(b *bytes.Buffer, name, value string) {
 }
 
 func esc(b *bytes.Buffer, s string) { _ = xml.EscapeText(b, []byte(s)) }
-
-// validName reports whether s is safe as an XML element name: an ASCII letter
-// or "_" followed by ASCII letters, digits, "-", "_" or "."; no ":" (namespace
-// prefixes) and not starting with "xml" in any case (reserved).
-func validName(s string) bool {
-	if s == "" || len(s) > 256 || strings.HasPrefix(strings.ToLower(s), "xml") {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
-		case i > 0 && (c >= '0' && c <= '9' || c == '-' || c == '.'):
-		default:
-			return false
-		}
-	}
-	return true
-}
