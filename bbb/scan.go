@@ -103,10 +103,10 @@ func scanMeetingList(b []byte) (*MeetingList, error) {
 	return list, nil
 }
 
+// setEnvelope and setMeetingField set the field name stands for; a field
+// the balancer reads whose content is not plain text (text is nil) or does
+// not parse sends the answer to encoding/xml.
 func setEnvelope(e *Envelope, name string, text []byte) error {
-	if text == nil && (name == "returncode" || name == "messageKey" || name == "message") {
-		return errScan
-	}
 	switch name {
 	case "returncode":
 		e.ReturnCode = unescape(text)
@@ -114,23 +114,21 @@ func setEnvelope(e *Envelope, name string, text []byte) error {
 		e.MessageKey = unescape(text)
 	case "message":
 		e.Message = unescape(text)
+	default:
+		return nil
+	}
+	if text == nil {
+		return errScan
 	}
 	return nil
 }
 
 func setMeetingField(m *Meeting, name string, text []byte) error {
-	if text == nil {
-		switch name {
-		case "meetingID", "internalMeetingID", "createTime", "running", "participantCount", "listenerCount",
-			"voiceParticipantCount", "videoCount", "moderatorCount", "maxUsers", "isBreakout":
-			return errScan
-		}
-		return nil
-	}
+	plain := string(bytes.TrimSpace(text))
 	var err error
 	num := func() int {
 		var n int
-		n, err = strconv.Atoi(string(bytes.TrimSpace(text)))
+		n, err = strconv.Atoi(plain)
 		return n
 	}
 	switch name {
@@ -139,9 +137,9 @@ func setMeetingField(m *Meeting, name string, text []byte) error {
 	case "internalMeetingID":
 		m.InternalMeetingID = unescape(text)
 	case "createTime":
-		m.CreateTime, err = strconv.ParseInt(string(bytes.TrimSpace(text)), 10, 64)
+		m.CreateTime, err = strconv.ParseInt(plain, 10, 64)
 	case "running":
-		m.Running, err = strconv.ParseBool(string(bytes.TrimSpace(text)))
+		m.Running, err = strconv.ParseBool(plain)
 	case "participantCount":
 		m.ParticipantCount = num()
 	case "listenerCount":
@@ -155,9 +153,11 @@ func setMeetingField(m *Meeting, name string, text []byte) error {
 	case "maxUsers":
 		m.MaxUsers = num()
 	case "isBreakout":
-		m.IsBreakout, err = strconv.ParseBool(string(bytes.TrimSpace(text)))
+		m.IsBreakout, err = strconv.ParseBool(plain)
+	default:
+		return nil
 	}
-	if err != nil {
+	if text == nil || err != nil {
 		return errScan
 	}
 	return nil
