@@ -84,8 +84,8 @@ func (p *Pool) AddServer(ctx context.Context, c ServerConfig) (ServerStatus, err
 		if exists {
 			return nil, ErrServerExists
 		}
-		return &Override{ID: c.ID, Added: true, URL: &c.URL, Secret: &c.Secret, Algorithm: &c.Algorithm,
-			Weight: &c.Weight, Tag: &c.Tag, State: &c.State}, nil
+		return &Override{ID: c.ID, Added: true, ServerPatch: ServerPatch{URL: &c.URL, Secret: &c.Secret,
+			Algorithm: &c.Algorithm, Weight: &c.Weight, Tag: &c.Tag, State: &c.State}}, nil
 	})
 }
 

@@ -21,17 +21,13 @@ import (
 //     config that still declares it says so in the log (Declared returns
 //     the note), until it is added again.
 
-// Override is the operator's word on one server.
+// Override is the operator's word on one server: the fields it set, and
+// whether the server was added or removed at run time.
 type Override struct {
-	ID        string         `json:"id"`
-	Added     bool           `json:"added,omitempty"`   // exists only through the operator
-	Removed   bool           `json:"removed,omitempty"` // a configured server taken out
-	URL       *string        `json:"url,omitempty"`
-	Secret    *string        `json:"secret,omitempty"`
-	Algorithm *bbb.Algorithm `json:"algorithm,omitempty"`
-	Weight    *float64       `json:"weight,omitempty"`
-	Tag       *string        `json:"tag,omitempty"`
-	State     *State         `json:"state,omitempty"`
+	ID      string `json:"id"`
+	Added   bool   `json:"added,omitempty"`   // exists only through the operator
+	Removed bool   `json:"removed,omitempty"` // a configured server taken out
+	ServerPatch
 }
 
 // OverrideStore keeps overrides; the pool's Store implements it when it can.
@@ -41,24 +37,27 @@ type OverrideStore interface {
 	DeleteOverride(ctx context.Context, id string) error
 }
 
-func (o Override) apply(c ServerConfig) ServerConfig {
-	if o.URL != nil {
-		c.URL = *o.URL
+func (o Override) apply(c ServerConfig) ServerConfig { return o.ServerPatch.apply(c) }
+
+// apply returns c with the patch's fields set.
+func (p ServerPatch) apply(c ServerConfig) ServerConfig {
+	if p.URL != nil {
+		c.URL = *p.URL
 	}
-	if o.Secret != nil {
-		c.Secret = *o.Secret
+	if p.Secret != nil {
+		c.Secret = *p.Secret
 	}
-	if o.Algorithm != nil {
-		c.Algorithm = *o.Algorithm
+	if p.Algorithm != nil {
+		c.Algorithm = *p.Algorithm
 	}
-	if o.Weight != nil {
-		c.Weight = *o.Weight
+	if p.Weight != nil {
+		c.Weight = *p.Weight
 	}
-	if o.Tag != nil {
-		c.Tag = *o.Tag
+	if p.Tag != nil {
+		c.Tag = *p.Tag
 	}
-	if o.State != nil {
-		c.State = *o.State
+	if p.State != nil {
+		c.State = *p.State
 	}
 	return c
 }
