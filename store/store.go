@@ -94,6 +94,98 @@ var migrations = []string{
 		override   TEXT NOT NULL,
 		updated_at INTEGER NOT NULL
 	) WITHOUT ROWID;`,
+	// The recordings index (recordings.Store). A recording's own fields
+	// live in one row; formats, thumbnails and metadata in child tables,
+	// deleted with it. meta holds the effective metadata (what getRecordings
+	// filters on and shows); meta_edits the changes made through
+	// updateRecordings, re-applied over every re-import. The indexes serve
+	// the lookups getRecordings makes: by meeting, by record id prefix (the
+	// primary key), newest first, and by metadata key and value.
+	`CREATE TABLE recordings (
+		record_id           TEXT PRIMARY KEY,
+		meeting_id          TEXT NOT NULL,
+		internal_meeting_id TEXT NOT NULL,
+		name                TEXT NOT NULL,
+		is_breakout         INTEGER NOT NULL,
+		published           INTEGER NOT NULL,
+		state               TEXT NOT NULL,
+		start_time          INTEGER NOT NULL,
+		end_time            INTEGER NOT NULL,
+		participants        INTEGER NOT NULL,
+		raw_size            INTEGER NOT NULL,
+		breakout            TEXT NOT NULL,
+		server_id           TEXT NOT NULL,
+		protected           INTEGER NOT NULL DEFAULT 0,
+		publish_set         INTEGER NOT NULL DEFAULT 0,
+		imported_at         INTEGER NOT NULL,
+		updated_at          INTEGER NOT NULL
+	);
+	CREATE INDEX recordings_meeting ON recordings(meeting_id, start_time DESC);
+	CREATE INDEX recordings_newest ON recordings(start_time DESC, record_id DESC);
+	CREATE TABLE recording_formats (
+		record_id       TEXT NOT NULL REFERENCES recordings(record_id) ON DELETE CASCADE,
+		position        INTEGER NOT NULL,
+		format          TEXT NOT NULL,
+		url             TEXT NOT NULL,
+		path            TEXT NOT NULL,
+		processing_time INTEGER NOT NULL,
+		duration_ms     INTEGER NOT NULL,
+		length          INTEGER NOT NULL,
+		size            INTEGER NOT NULL,
+		extensions      TEXT NOT NULL,
+		PRIMARY KEY (record_id, format)
+	) WITHOUT ROWID;
+	CREATE TABLE recording_thumbnails (
+		record_id TEXT NOT NULL,
+		format    TEXT NOT NULL,
+		sequence  INTEGER NOT NULL,
+		width     TEXT NOT NULL,
+		height    TEXT NOT NULL,
+		alt       TEXT NOT NULL,
+		url       TEXT NOT NULL,
+		path      TEXT NOT NULL,
+		PRIMARY KEY (record_id, format, sequence),
+		FOREIGN KEY (record_id, format) REFERENCES recording_formats(record_id, format) ON DELETE CASCADE
+	) WITHOUT ROWID;
+	CREATE TABLE recording_meta (
+		record_id TEXT NOT NULL REFERENCES recordings(record_id) ON DELETE CASCADE,
+		position  INTEGER NOT NULL,
+		key       TEXT NOT NULL,
+		value     TEXT NOT NULL,
+		PRIMARY KEY (record_id, key)
+	) WITHOUT ROWID;
+	CREATE INDEX recording_meta_value ON recording_meta(key, value);
+	CREATE TABLE recording_meta_edits (
+		record_id TEXT NOT NULL REFERENCES recordings(record_id) ON DELETE CASCADE,
+		key       TEXT NOT NULL,
+		value     TEXT,
+		PRIMARY KEY (record_id, key)
+	) WITHOUT ROWID;`,
+	// Deliveries that must survive a restart (recording-ready callbacks,
+	// relayed callbacks), and the nonces of recording uploads already
+	// accepted (replay protection).
+	`CREATE TABLE recording_callbacks (
+		meeting_id TEXT PRIMARY KEY,
+		url        TEXT NOT NULL,
+		secret_tag TEXT NOT NULL,
+		created_at INTEGER NOT NULL
+	) WITHOUT ROWID;
+	CREATE TABLE deliveries (
+		id           INTEGER PRIMARY KEY,
+		kind         TEXT NOT NULL,
+		url          TEXT NOT NULL,
+		content_type TEXT NOT NULL,
+		body         BLOB NOT NULL,
+		attempts     INTEGER NOT NULL DEFAULT 0,
+		next_at      INTEGER NOT NULL,
+		last_error   TEXT NOT NULL DEFAULT '',
+		created_at   INTEGER NOT NULL
+	);
+	CREATE INDEX deliveries_due ON deliveries(next_at);
+	CREATE TABLE upload_nonces (
+		nonce      TEXT PRIMARY KEY,
+		expires_at INTEGER NOT NULL
+	) WITHOUT ROWID;`,
 }
 
 func (s *DB) migrate(ctx context.Context) error {

@@ -1,0 +1,83 @@
+package recordings
+
+import (
+	"context"
+	"errors"
+)
+
+// Entry is a recording as the balancer keeps it: what its metadata.xml
+// files said, merged (Recording), plus what the balancer knows beside it.
+type Entry struct {
+	Recording
+	// ServerID is the pool server that made the recording (found from the
+	// host of its playback links, or from the server that uploaded it);
+	// "" when unknown. Text-track calls go there.
+	ServerID string
+	// Protected recordings are played only through one-time links.
+	Protected bool
+	// PublishSet is true once publishRecordings changed the recording:
+	// a re-import then keeps its published state.
+	PublishSet bool
+}
+
+// State values of a recording (bbb-api.md §2.8).
+const (
+	StateProcessing  = "processing"
+	StateProcessed   = "processed"
+	StatePublished   = "published"
+	StateUnpublished = "unpublished"
+	StateDeleted     = "deleted"
+)
+
+// MetaFilter is one meta_<key>=<value> filter of getRecordings. Key is
+// lowercased; Value may use BBB's wildcards: "%x%" contains, "%x" ends
+// with, "x%" starts with, anything else is an exact match.
+type MetaFilter struct {
+	Key   string
+	Value string
+}
+
+// Query selects recordings the way getRecordings does (bbb-api.md §2.8):
+// every non-empty criterion must hold.
+type Query struct {
+	RecordIDs  []string // prefixes of record ids; when set, MeetingIDs is ignored
+	MeetingIDs []string // external meeting ids, exact
+	States     []string // nil: published and unpublished; contains "any": every state
+	Meta       []MetaFilter
+	Offset     int
+	Limit      int // 0: no limit
+}
+
+// Store is the recordings index. store.DB implements it on SQLite.
+type Store interface {
+	// Recording returns one recording by its exact id.
+	Recording(ctx context.Context, id string) (Entry, bool, error)
+	// Recordings returns the recordings with these exact ids that exist,
+	// in no particular order.
+	Recordings(ctx context.Context, ids []string) ([]Entry, error)
+	// Find calls each for the recordings matching q, newest first, one
+	// page when q.Limit > 0, and returns how many match in all (counted
+	// only when q.Limit > 0; otherwise the number passed to each). It
+	// streams: a fetch-all over a large index is never held in memory.
+	Find(ctx context.Context, q Query, each func(*Entry) error) (int, error)
+	// SaveImport writes an imported recording in one transaction:
+	// fields, formats, thumbnails and metadata are replaced by e's, then
+	// the metadata edits made through UpdateMeta are applied again over
+	// them. It returns the entry as stored.
+	SaveImport(ctx context.Context, e Entry) (Entry, error)
+	// SetPublished sets the published flag and state of a recording and
+	// marks it PublishSet.
+	SetPublished(ctx context.Context, id string, published bool) error
+	// MarkDeleted gives a recording the state "deleted" and drops its
+	// formats (its files are gone); with format != "" only that format
+	// is dropped, and the recording is deleted when none is left.
+	MarkDeleted(ctx context.Context, id, format string) error
+	// UpdateMeta sets (value != "") or removes (value == "") metadata
+	// keys of each recording, and remembers the change for re-imports.
+	UpdateMeta(ctx context.Context, ids []string, changes []MetaEntry) error
+	// SetProtected sets the protected flag of each recording.
+	SetProtected(ctx context.Context, ids []string, protected bool) error
+}
+
+// ErrNotFound is returned for a recording that is not in the index.
+var ErrNotFound = errors.New("recordings: no such recording")

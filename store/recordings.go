@@ -1,0 +1,520 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bbb-balance/bbb_balance/recordings"
+)
+
+// The recordings index (recordings.Store). Reads go straight to the
+// database (WAL readers never wait on the writer); each write is one
+// transaction, beside the group-commit writer of the meeting registry.
+
+const recordingColumns = `r.record_id, r.meeting_id, r.internal_meeting_id, r.name, r.is_breakout,
+	r.published, r.state, r.start_time, r.end_time, r.participants, r.raw_size, r.breakout,
+	r.server_id, r.protected, r.publish_set`
+
+// breakoutJSON is how the breakout links of a recording are kept: rarely
+// present, never filtered on, so one column.
+type breakoutJSON struct {
+	Breakout *recordings.Breakout `json:"breakout,omitempty"`
+	Rooms    []string             `json:"rooms,omitempty"`
+}
+
+// childChunk bounds the ids of one "IN (...)" lookup of formats,
+// thumbnails and metadata (SQLite allows 32766 variables).
+const childChunk = 256
+
+// Recording implements recordings.Store.
+func (s *DB) Recording(ctx context.Context, id string) (recordings.Entry, bool, error) {
+	es, err := s.Recordings(ctx, []string{id})
+	if err != nil || len(es) == 0 {
+		return recordings.Entry{}, false, err
+	}
+	return es[0], true, nil
+}
+
+// Recordings implements recordings.Store.
+func (s *DB) Recordings(ctx context.Context, ids []string) ([]recordings.Entry, error) {
+	var out []recordings.Entry
+	for len(ids) > 0 {
+		n := min(len(ids), childChunk)
+		chunk := ids[:n]
+		ids = ids[n:]
+		rows, err := s.db.QueryContext(ctx, "SELECT "+recordingColumns+" FROM recordings r WHERE r.record_id IN ("+placeholders(len(chunk))+")", anys(chunk)...)
+		if err != nil {
+			return nil, err
+		}
+		got, err := scanEntries(rows)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.fillChildren(ctx, got); err != nil {
+			return nil, err
+		}
+		for _, e := range got {
+			out = append(out, *e)
+		}
+	}
+	return out, nil
+}
+
+// Find implements recordings.Store.
+func (s *DB) Find(ctx context.Context, q recordings.Query, each func(*recordings.Entry) error) (int, error) {
+	where, args := findWhere(q)
+	total := 0
+	if q.Limit > 0 {
+		if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM recordings r"+where, args...).Scan(&total); err != nil {
+			return 0, err
+		}
+		if total <= q.Offset {
+			return total, nil
+		}
+	}
+	query := "SELECT " + recordingColumns + " FROM recordings r" + where + " ORDER BY r.start_time DESC, r.record_id DESC"
+	if q.Limit > 0 {
+		query += fmt.Sprintf(" LIMIT %d OFFSET %d", q.Limit, max(q.Offset, 0))
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	yielded := 0
+	batch := make([]*recordings.Entry, 0, childChunk)
+	flush := func() error {
+		if err := s.fillChildren(ctx, batch); err != nil {
+			return err
+		}
+		for _, e := range batch {
+			if err := each(e); err != nil {
+				return err
+			}
+		}
+		yielded += len(batch)
+		batch = batch[:0]
+		return nil
+	}
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return 0, err
+		}
+		batch = append(batch, e)
+		if len(batch) == childChunk {
+			if err := flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if err := flush(); err != nil {
+		return 0, err
+	}
+	if q.Limit > 0 {
+		return total, nil
+	}
+	return yielded, nil
+}
+
+// findWhere turns a getRecordings query into SQL. Record id prefixes are
+// ranges on the primary key; metadata filters are each an EXISTS on the
+// (key, value) index, so they are ANDed as BBB does (scalelite ORs them).
+func findWhere(q recordings.Query) (string, []any) {
+	var conds []string
+	var args []any
+	switch {
+	case len(q.RecordIDs) > 0:
+		var ors []string
+		for _, p := range q.RecordIDs {
+			ors = append(ors, "(r.record_id >= ? AND r.record_id < ?)")
+			args = append(args, p, p+"\xff")
+		}
+		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
+	case len(q.MeetingIDs) > 0:
+		conds = append(conds, "r.meeting_id IN ("+placeholders(len(q.MeetingIDs))+")")
+		args = append(args, anys(q.MeetingIDs)...)
+	}
+	states := q.States
+	if len(states) == 0 {
+		states = []string{recordings.StatePublished, recordings.StateUnpublished}
+	}
+	anyState := false
+	for _, st := range states {
+		anyState = anyState || st == "any"
+	}
+	if !anyState {
+		conds = append(conds, "r.state IN ("+placeholders(len(states))+")")
+		args = append(args, anys(states)...)
+	}
+	for _, f := range q.Meta {
+		match, vals := metaMatch(f.Value)
+		conds = append(conds, "EXISTS (SELECT 1 FROM recording_meta m WHERE m.record_id = r.record_id AND m.key = ? AND "+match+")")
+		args = append(args, f.Key)
+		args = append(args, vals...)
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// metaMatch is BBB's value match of a meta_ filter (bbb-api.md §2.8):
+// "%x%" contains, "%x" ends with, "x%" starts with, else exact; always
+// case-sensitive, so no LIKE.
+func metaMatch(v string) (string, []any) {
+	switch {
+	case len(v) >= 2 && strings.HasPrefix(v, "%") && strings.HasSuffix(v, "%"):
+		return "instr(m.value, ?) > 0", []any{v[1 : len(v)-1]}
+	case v == "%":
+		return "1", nil
+	case strings.HasPrefix(v, "%"):
+		x := v[1:]
+		return "substr(m.value, -length(?)) = ?", []any{x, x}
+	case strings.HasSuffix(v, "%"):
+		x := v[:len(v)-1]
+		return "m.value >= ? AND m.value < ?", []any{x, x + "\xff"}
+	default:
+		return "m.value = ?", []any{v}
+	}
+}
+
+func scanEntries(rows *sql.Rows) ([]*recordings.Entry, error) {
+	defer rows.Close()
+	var out []*recordings.Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func scanEntry(rows *sql.Rows) (*recordings.Entry, error) {
+	var e recordings.Entry
+	var breakout string
+	if err := rows.Scan(&e.RecordID, &e.MeetingID, &e.InternalMeetingID, &e.Name, &e.IsBreakout,
+		&e.Published, &e.State, &e.StartTime, &e.EndTime, &e.Participants, &e.RawSize, &breakout,
+		&e.ServerID, &e.Protected, &e.PublishSet); err != nil {
+		return nil, err
+	}
+	if breakout != "" {
+		var b breakoutJSON
+		if err := json.Unmarshal([]byte(breakout), &b); err != nil {
+			return nil, fmt.Errorf("recording %s: unreadable breakout: %w", e.RecordID, err)
+		}
+		e.Breakout, e.BreakoutRooms = b.Breakout, b.Rooms
+	}
+	return &e, nil
+}
+
+// fillChildren loads the formats, thumbnails and metadata of entries with
+// one query per table.
+func (s *DB) fillChildren(ctx context.Context, entries []*recordings.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	byID := make(map[string]*recordings.Entry, len(entries))
+	ids := make([]any, len(entries))
+	for i, e := range entries {
+		byID[e.RecordID] = e
+		ids[i] = e.RecordID
+	}
+	in := "(" + placeholders(len(ids)) + ")"
+
+	rows, err := s.db.QueryContext(ctx, `SELECT record_id, format, url, path, processing_time, duration_ms, length, size, extensions
+		FROM recording_formats WHERE record_id IN `+in+` ORDER BY record_id, position`, ids...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id string
+		var f recordings.Format
+		if err := rows.Scan(&id, &f.Type, &f.URL, &f.Path, &f.ProcessingTime, &f.DurationMS, &f.Length, &f.Size, &f.Extensions); err != nil {
+			rows.Close()
+			return err
+		}
+		byID[id].Formats = append(byID[id].Formats, f)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	rows, err = s.db.QueryContext(ctx, `SELECT record_id, format, width, height, alt, url, path
+		FROM recording_thumbnails WHERE record_id IN `+in+` ORDER BY record_id, format, sequence`, ids...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id, format string
+		var t recordings.Thumbnail
+		if err := rows.Scan(&id, &format, &t.Width, &t.Height, &t.Alt, &t.URL, &t.Path); err != nil {
+			rows.Close()
+			return err
+		}
+		e := byID[id]
+		for i := range e.Formats {
+			if e.Formats[i].Type == format {
+				e.Formats[i].Thumbnails = append(e.Formats[i].Thumbnails, t)
+			}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	rows, err = s.db.QueryContext(ctx, `SELECT record_id, key, value FROM recording_meta
+		WHERE record_id IN `+in+` ORDER BY record_id, position`, ids...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var m recordings.MetaEntry
+		if err := rows.Scan(&id, &m.Key, &m.Value); err != nil {
+			return err
+		}
+		byID[id].Meta = append(byID[id].Meta, m)
+	}
+	return rows.Err()
+}
+
+// SaveImport implements recordings.Store.
+func (s *DB) SaveImport(ctx context.Context, e recordings.Entry) (recordings.Entry, error) {
+	var breakout string
+	if e.Breakout != nil || len(e.BreakoutRooms) > 0 {
+		raw, err := json.Marshal(breakoutJSON{e.Breakout, e.BreakoutRooms})
+		if err != nil {
+			return e, err
+		}
+		breakout = string(raw)
+	}
+	now := time.Now().UnixMilli()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO recordings(record_id, meeting_id, internal_meeting_id, name,
+			is_breakout, published, state, start_time, end_time, participants, raw_size, breakout, server_id,
+			protected, publish_set, imported_at, updated_at)
+			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT(record_id) DO UPDATE SET meeting_id = excluded.meeting_id,
+				internal_meeting_id = excluded.internal_meeting_id, name = excluded.name,
+				is_breakout = excluded.is_breakout, published = excluded.published, state = excluded.state,
+				start_time = excluded.start_time, end_time = excluded.end_time,
+				participants = excluded.participants, raw_size = excluded.raw_size,
+				breakout = excluded.breakout,
+				server_id = CASE WHEN excluded.server_id = '' THEN recordings.server_id ELSE excluded.server_id END,
+				protected = excluded.protected, publish_set = recordings.publish_set OR excluded.publish_set,
+				updated_at = excluded.updated_at`,
+			e.RecordID, e.MeetingID, e.InternalMeetingID, e.Name, e.IsBreakout, e.Published, e.State,
+			e.StartTime, e.EndTime, e.Participants, e.RawSize, breakout, e.ServerID, e.Protected,
+			e.PublishSet, now, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM recording_formats WHERE record_id = ?", e.RecordID); err != nil {
+			return err
+		}
+		for i, f := range e.Formats {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO recording_formats(record_id, position, format, url, path,
+				processing_time, duration_ms, length, size, extensions) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				e.RecordID, i, f.Type, f.URL, f.Path, f.ProcessingTime, f.DurationMS, f.Length, f.Size, f.Extensions); err != nil {
+				return err
+			}
+			for j, t := range f.Thumbnails {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO recording_thumbnails(record_id, format, sequence, width,
+					height, alt, url, path) VALUES(?, ?, ?, ?, ?, ?, ?, ?)`,
+					e.RecordID, f.Type, j, t.Width, t.Height, t.Alt, t.URL, t.Path); err != nil {
+					return err
+				}
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM recording_meta WHERE record_id = ?", e.RecordID); err != nil {
+			return err
+		}
+		for i, m := range e.Meta {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO recording_meta(record_id, position, key, value) VALUES(?, ?, ?, ?)
+				ON CONFLICT(record_id, key) DO UPDATE SET value = excluded.value`, e.RecordID, i, m.Key, m.Value); err != nil {
+				return err
+			}
+		}
+		// The API's edits win over what the server sent again.
+		rows, err := tx.QueryContext(ctx, "SELECT key, value FROM recording_meta_edits WHERE record_id = ?", e.RecordID)
+		if err != nil {
+			return err
+		}
+		var edits []recordings.MetaEntry
+		for rows.Next() {
+			var key string
+			var value sql.NullString
+			if err := rows.Scan(&key, &value); err != nil {
+				rows.Close()
+				return err
+			}
+			edits = append(edits, recordings.MetaEntry{Key: key, Value: value.String})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return applyMeta(ctx, tx, e.RecordID, edits)
+	})
+	if err != nil {
+		return e, fmt.Errorf("saving recording %s: %w", e.RecordID, err)
+	}
+	saved, ok, err := s.Recording(ctx, e.RecordID)
+	if err != nil || !ok {
+		return e, fmt.Errorf("reading back recording %s: %v", e.RecordID, err)
+	}
+	return saved, nil
+}
+
+// applyMeta sets (Value != "") or removes metadata keys of one recording,
+// keeping the position of a key that exists and appending a new one.
+func applyMeta(ctx context.Context, tx *sql.Tx, id string, changes []recordings.MetaEntry) error {
+	for _, c := range changes {
+		var err error
+		if c.Value == "" {
+			_, err = tx.ExecContext(ctx, "DELETE FROM recording_meta WHERE record_id = ? AND key = ?", id, c.Key)
+		} else {
+			_, err = tx.ExecContext(ctx, `INSERT INTO recording_meta(record_id, position, key, value)
+				VALUES(?1, (SELECT coalesce(max(position), -1) + 1 FROM recording_meta WHERE record_id = ?1), ?2, ?3)
+				ON CONFLICT(record_id, key) DO UPDATE SET value = excluded.value`, id, c.Key, c.Value)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetPublished implements recordings.Store.
+func (s *DB) SetPublished(ctx context.Context, id string, published bool) error {
+	state := recordings.StateUnpublished
+	if published {
+		state = recordings.StatePublished
+	}
+	return s.changeOne(ctx, `UPDATE recordings SET published = ?, state = ?, publish_set = 1, updated_at = ?
+		WHERE record_id = ? AND state IN ('published', 'unpublished')`, published, state, time.Now().UnixMilli(), id)
+}
+
+// MarkDeleted implements recordings.Store.
+func (s *DB) MarkDeleted(ctx context.Context, id, format string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM recordings WHERE record_id = ?", id).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return recordings.ErrNotFound
+		}
+		if format != "" {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM recording_formats WHERE record_id = ? AND format = ?", id, format); err != nil {
+				return err
+			}
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM recording_formats WHERE record_id = ?", id).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				_, err := tx.ExecContext(ctx, "UPDATE recordings SET updated_at = ? WHERE record_id = ?", time.Now().UnixMilli(), id)
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM recording_formats WHERE record_id = ?", id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "UPDATE recordings SET state = 'deleted', published = 0, updated_at = ? WHERE record_id = ?",
+			time.Now().UnixMilli(), id)
+		return err
+	})
+}
+
+// UpdateMeta implements recordings.Store.
+func (s *DB) UpdateMeta(ctx context.Context, ids []string, changes []recordings.MetaEntry) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			for _, c := range changes {
+				var value any // NULL: the key was removed
+				if c.Value != "" {
+					value = c.Value
+				}
+				if _, err := tx.ExecContext(ctx, `INSERT INTO recording_meta_edits(record_id, key, value) VALUES(?, ?, ?)
+					ON CONFLICT(record_id, key) DO UPDATE SET value = excluded.value`, id, c.Key, value); err != nil {
+					return err
+				}
+			}
+			if err := applyMeta(ctx, tx, id, changes); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE recordings SET updated_at = ? WHERE record_id = ?", time.Now().UnixMilli(), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// SetProtected implements recordings.Store.
+func (s *DB) SetProtected(ctx context.Context, ids []string, protected bool) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, "UPDATE recordings SET protected = ?, updated_at = ? WHERE record_id = ?",
+				protected, time.Now().UnixMilli(), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// changeOne runs one update and reports recordings.ErrNotFound when it
+// changed no row.
+func (s *DB) changeOne(ctx context.Context, query string, args ...any) error {
+	res, err := s.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return recordings.ErrNotFound
+	}
+	return nil
+}
+
+// inTx runs fn in one transaction (the DSN makes it BEGIN IMMEDIATE, so it
+// never fails half-way on a lock upgrade).
+func (s *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+var _ recordings.Store = (*DB)(nil)

@@ -1,0 +1,209 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/bbb-balance/bbb_balance/recordings"
+)
+
+func openTest(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "bbb.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// entry builds a recording of meeting m started at start (ms), with the
+// given metadata as key, value pairs.
+func entry(m string, start int64, state string, meta ...string) recordings.Entry {
+	e := recordings.Entry{Recording: recordings.Recording{
+		RecordID:  fmt.Sprintf("%040x-%013d", len(m)*1000+int(start%1000), start),
+		MeetingID: m, Name: "Room " + m, State: state, Published: state == recordings.StatePublished,
+		StartTime: start, EndTime: start + 60000, Participants: 3,
+		Formats: []recordings.Format{
+			{Type: "presentation", URL: "https://bbb1/playback/presentation/2.3/x", Path: "/playback/presentation/2.3/x", Length: 1, Size: 10,
+				Thumbnails: []recordings.Thumbnail{{Width: "176", Height: "136", Alt: "a", URL: "https://bbb1/t1.png", Path: "/t1.png"}, {Width: "176", Height: "136", Alt: "b", URL: "https://bbb1/t2.png", Path: "/t2.png"}}},
+			{Type: "video", URL: "https://bbb1/playback/video/x/", Path: "/playback/video/x/", Size: 20},
+		},
+	}}
+	for i := 0; i+1 < len(meta); i += 2 {
+		e.Meta = append(e.Meta, recordings.MetaEntry{Key: meta[i], Value: meta[i+1]})
+	}
+	return e
+}
+
+func save(t *testing.T, db *DB, es ...recordings.Entry) {
+	t.Helper()
+	for _, e := range es {
+		if _, err := db.SaveImport(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func find(t *testing.T, db *DB, q recordings.Query) ([]string, int) {
+	t.Helper()
+	var ids []string
+	total, err := db.Find(context.Background(), q, func(e *recordings.Entry) error {
+		ids = append(ids, e.MeetingID)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids, total
+}
+
+func TestRecordingRoundTrip(t *testing.T) {
+	db := openTest(t)
+	want := entry("alpha", 1715171203311, recordings.StatePublished, "bbb-origin", "greenlight", "gl-listed", "true")
+	want.InternalMeetingID = want.RecordID
+	want.ServerID = "bbb1"
+	want.Breakout = &recordings.Breakout{ParentMeetingID: "p", Sequence: 2, FreeJoin: true}
+	got, err := db.SaveImport(context.Background(), want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("stored\n%+v\nwant\n%+v", got, want)
+	}
+	if _, ok, err := db.Recording(context.Background(), "nope"); ok || err != nil {
+		t.Fatalf("unknown id: ok=%v err=%v", ok, err)
+	}
+}
+
+func TestFindFilters(t *testing.T) {
+	db := openTest(t)
+	save(t, db,
+		entry("alpha", 1000000000001, recordings.StatePublished, "origin", "greenlight", "course", "math-101"),
+		entry("alpha", 1000000000002, recordings.StateUnpublished, "origin", "moodle", "course", "math-102"),
+		entry("beta", 1000000000003, recordings.StatePublished, "origin", "greenlight", "course", "bio-101"),
+		entry("gamma", 1000000000004, recordings.StateDeleted, "origin", "greenlight"),
+		entry("delta", 1000000000005, recordings.StateProcessing),
+	)
+	for _, tc := range []struct {
+		name string
+		q    recordings.Query
+		want []string
+	}{
+		{"default states, newest first", recordings.Query{}, []string{"beta", "alpha", "alpha"}},
+		{"any state", recordings.Query{States: []string{"any"}}, []string{"delta", "gamma", "beta", "alpha", "alpha"}},
+		{"deleted", recordings.Query{States: []string{"deleted"}}, []string{"gamma"}},
+		{"two states", recordings.Query{States: []string{"processing", "unpublished"}}, []string{"delta", "alpha"}},
+		{"meeting list", recordings.Query{MeetingIDs: []string{"alpha", "beta", "zeta"}}, []string{"beta", "alpha", "alpha"}},
+		{"record id prefix beats meetingID", recordings.Query{RecordIDs: []string{fmt.Sprintf("%040x", 4003)}, MeetingIDs: []string{"alpha"}}, []string{"beta"}},
+		{"exact meta", recordings.Query{Meta: []recordings.MetaFilter{{Key: "origin", Value: "greenlight"}}}, []string{"beta", "alpha"}},
+		{"meta ANDed", recordings.Query{Meta: []recordings.MetaFilter{{Key: "origin", Value: "greenlight"}, {Key: "course", Value: "bio-101"}}}, []string{"beta"}},
+		{"meta ANDed, nothing", recordings.Query{Meta: []recordings.MetaFilter{{Key: "origin", Value: "moodle"}, {Key: "course", Value: "bio-101"}}}, nil},
+		{"starts with", recordings.Query{Meta: []recordings.MetaFilter{{Key: "course", Value: "math%"}}}, []string{"alpha", "alpha"}},
+		{"ends with", recordings.Query{Meta: []recordings.MetaFilter{{Key: "course", Value: "%101"}}}, []string{"beta", "alpha"}},
+		{"contains", recordings.Query{Meta: []recordings.MetaFilter{{Key: "course", Value: "%h-1%"}}}, []string{"alpha", "alpha"}},
+		{"case-sensitive", recordings.Query{Meta: []recordings.MetaFilter{{Key: "origin", Value: "Greenlight"}}}, nil},
+		{"key must exist", recordings.Query{Meta: []recordings.MetaFilter{{Key: "nokey", Value: "%"}}}, nil},
+		{"bare % matches any value", recordings.Query{Meta: []recordings.MetaFilter{{Key: "course", Value: "%"}}}, []string{"beta", "alpha", "alpha"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, total := find(t, db, tc.q)
+			if !reflect.DeepEqual(got, tc.want) || total != len(tc.want) {
+				t.Fatalf("got %v (total %d), want %v", got, total, tc.want)
+			}
+		})
+	}
+}
+
+func TestFindPages(t *testing.T) {
+	db := openTest(t)
+	for i := range 7 {
+		save(t, db, entry(fmt.Sprintf("m%d", i), 1000000000000+int64(i), recordings.StatePublished))
+	}
+	for _, tc := range []struct {
+		offset, limit int
+		want          []string
+	}{
+		{0, 3, []string{"m6", "m5", "m4"}},
+		{3, 3, []string{"m3", "m2", "m1"}},
+		{6, 3, []string{"m0"}},
+		{7, 3, nil},
+		{100, 3, nil},
+	} {
+		got, total := find(t, db, recordings.Query{Offset: tc.offset, Limit: tc.limit})
+		if !reflect.DeepEqual(got, tc.want) || total != 7 {
+			t.Errorf("offset %d limit %d: got %v total %d, want %v total 7", tc.offset, tc.limit, got, total, tc.want)
+		}
+	}
+}
+
+func TestMetaEditsSurviveReimport(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	e := entry("alpha", 1000000000001, recordings.StatePublished, "origin", "greenlight", "title", "old")
+	save(t, db, e)
+	if err := db.UpdateMeta(ctx, []string{e.RecordID}, []recordings.MetaEntry{{Key: "title", Value: "new"}, {Key: "origin", Value: ""}, {Key: "added", Value: "yes"}}); err != nil {
+		t.Fatal(err)
+	}
+	want := []recordings.MetaEntry{{Key: "title", Value: "new"}, {Key: "added", Value: "yes"}}
+	for round := range 2 {
+		got, _, err := db.Recording(ctx, e.RecordID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Meta, want) {
+			t.Fatalf("round %d: meta %v, want %v", round, got.Meta, want)
+		}
+		save(t, db, e) // the server sends the recording again
+	}
+	if got, _ := find(t, db, recordings.Query{Meta: []recordings.MetaFilter{{Key: "origin", Value: "greenlight"}}}); got != nil {
+		t.Fatalf("removed key still matches: %v", got)
+	}
+}
+
+func TestPublishDeleteProtect(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	e := entry("alpha", 1000000000001, recordings.StatePublished)
+	save(t, db, e)
+	if err := db.SetPublished(ctx, e.RecordID, false); err != nil {
+		t.Fatal(err)
+	}
+	got, _, _ := db.Recording(ctx, e.RecordID)
+	if got.Published || got.State != recordings.StateUnpublished || !got.PublishSet {
+		t.Fatalf("after unpublish: %+v", got)
+	}
+	// An import does not clear PublishSet.
+	save(t, db, e)
+	if got, _, _ = db.Recording(ctx, e.RecordID); !got.PublishSet {
+		t.Fatal("re-import cleared PublishSet")
+	}
+	if err := db.SetProtected(ctx, []string{e.RecordID}, true); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ = db.Recording(ctx, e.RecordID); !got.Protected {
+		t.Fatal("not protected")
+	}
+	if err := db.MarkDeleted(ctx, e.RecordID, "video"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ = db.Recording(ctx, e.RecordID); len(got.Formats) != 1 || got.State == recordings.StateDeleted {
+		t.Fatalf("after deleting one format: %+v", got)
+	}
+	if err := db.MarkDeleted(ctx, e.RecordID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ = db.Recording(ctx, e.RecordID); len(got.Formats) != 0 || got.State != recordings.StateDeleted || got.Published {
+		t.Fatalf("after delete: %+v", got)
+	}
+	if err := db.SetPublished(ctx, e.RecordID, true); !errors.Is(err, recordings.ErrNotFound) {
+		t.Fatalf("publishing a deleted recording: %v", err)
+	}
+	if err := db.MarkDeleted(ctx, "nope", ""); !errors.Is(err, recordings.ErrNotFound) {
+		t.Fatalf("deleting an unknown recording: %v", err)
+	}
+}
