@@ -16,6 +16,7 @@ import (
 
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
+	"github.com/bbb-balance/bbb_balance/recordings"
 )
 
 // Prefix is the path under which BBB serves its API.
@@ -30,6 +31,11 @@ type Front struct {
 	Timeout       time.Duration // for a call forwarded to one server
 	FanoutTimeout time.Duration // for each server asked by getMeetings
 	Observer      Observer      // told about every call; may be nil
+
+	Recordings recordings.Store // the recordings index; nil: "no recordings"
+	Files      RecordingFiles   // the recordings' files; nil: index only
+	ReadyURLs  ReadyURLs        // keeps recording-ready URLs; nil: passed to the server
+	PublicURL  string           // scheme://host of recording links; "": the request's
 }
 
 // Observer is told the outcome of every API call, for metrics. result is
@@ -47,6 +53,7 @@ type request struct {
 	params    bbb.Query // every parameter, checksum removed, as the client encoded it
 	meetingID string    // decoded
 	body      io.Reader // an XML body to stream through (create, insertDocument), or nil
+	secret    string    // the front-end secret that signed the call
 	r         *http.Request
 }
 
@@ -213,7 +220,7 @@ func (f *Front) gather(call string, h handler, r *http.Request) (*request, strin
 
 	var err error
 	if hasSum {
-		err = f.Verifier.VerifySigned(call, signed, sum)
+		req.secret, err = f.Verifier.Signer(call, signed, sum)
 	} else {
 		err = bbb.ErrChecksumMissing
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
+	"github.com/bbb-balance/bbb_balance/recordings"
 )
 
 // Failure texts for calls whose server gave no usable answer (scalelite's
@@ -71,6 +72,7 @@ func (f *Front) create(w http.ResponseWriter, req *request) {
 	}
 	route := balancer.Route{MeetingID: key, ServerID: pl.ServerID, Server: pl.Server}
 	params := paramsFor(req, route)
+	params, readyURL := f.takeReadyURL(params)
 	// The server learns the tag it was chosen for, as with scalelite.
 	if _, tagged := params.Lookup(serverTagParam); tagged || pl.Tag != "" {
 		params = params.Without(serverTagParam)
@@ -87,11 +89,37 @@ func (f *Front) create(w http.ResponseWriter, req *request) {
 		if err := f.Pool.Confirm(ctx, key, route.MeetingID, pl.ServerID); err != nil {
 			f.Logger.Error("recording a meeting failed", zap.String("meeting", key), zap.Error(err))
 		}
+		if readyURL != "" {
+			if err := f.ReadyURLs.SaveReadyURL(ctx, key, readyURL, bbb.SecretTag(req.secret)); err != nil {
+				f.Logger.Error("keeping the recording-ready URL failed", zap.String("meeting", key), zap.Error(err))
+			}
+		}
 	case pl.Fresh:
 		if err := f.Pool.ForgetUnconfirmed(ctx, key, pl.ServerID); err != nil {
 			f.Logger.Error("undoing a failed placement failed", zap.String("meeting", key), zap.Error(err))
 		}
 	}
+}
+
+// takeReadyURL removes the recording-ready callback URLs from a create
+// for the server (which would sign its callback with its own secret, one
+// the front-end does not know) and returns the one BBB would call (the
+// first of bbb-api.md §4.3's fallback order). The balancer calls it after
+// the import, signed with the front-end's secret.
+func (f *Front) takeReadyURL(params bbb.Query) (bbb.Query, string) {
+	if f.ReadyURLs == nil {
+		return params, ""
+	}
+	var url string
+	for _, key := range recordings.RecordingReadyKeys {
+		if v, ok := params.Lookup("meta_" + key); ok {
+			if url == "" {
+				url = strings.TrimSpace(v)
+			}
+			params = params.Without("meta_" + key)
+		}
+	}
+	return params, url
 }
 
 // serverTagParam chooses servers by tag (scalelite's meta_server-tag).

@@ -3,6 +3,7 @@ package balancer
 import (
 	"context"
 	"errors"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -404,6 +405,32 @@ func (p *Pool) Targets() []Route {
 		out[i] = Route{ServerID: s.ID, Server: s.endpoint}
 	}
 	return out
+}
+
+// Route returns how to reach server id, whatever its state (recording
+// calls go to the server that made the recording).
+func (p *Pool) Route(id string) (Route, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	s := p.servers[id]
+	if s == nil {
+		return Route{}, false
+	}
+	return Route{ServerID: s.ID, Server: s.endpoint}, true
+}
+
+// ServerByHost returns the id of the server whose API URL is on host
+// (host[:port], compared without case): playback links in a recording's
+// metadata name the server that made it.
+func (p *Pool) ServerByHost(host string) (string, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	for _, s := range p.order {
+		if u, err := url.Parse(s.URL); err == nil && strings.EqualFold(u.Host, host) {
+			return s.ID, true
+		}
+	}
+	return "", false
 }
 
 // Servers returns a snapshot of every server, by id.

@@ -258,3 +258,27 @@ func TestServerConfigNormalize(t *testing.T) {
 		}
 	}
 }
+
+func TestRouteAndServerByHost(t *testing.T) {
+	p := NewPool(nil)
+	p.SetServers([]ServerConfig{
+		{ID: "bbb1", URL: "https://BBB1.example.com/bigbluebutton/api", Secret: "s1"},
+		{ID: "bbb2", URL: "https://bbb2.example.com:8443/bigbluebutton/api", Secret: "s2"},
+	})
+	if id, ok := p.ServerByHost("bbb1.example.com"); !ok || id != "bbb1" {
+		t.Fatalf("bbb1.example.com: %q %v", id, ok)
+	}
+	if id, ok := p.ServerByHost("bbb2.example.com:8443"); !ok || id != "bbb2" {
+		t.Fatalf("bbb2 with port: %q %v", id, ok)
+	}
+	if _, ok := p.ServerByHost("bbb2.example.com"); ok {
+		t.Fatal("a host without the port matched")
+	}
+	r, ok := p.Route("bbb2")
+	if !ok || r.Server.Secret != "s2" || r.ServerID != "bbb2" {
+		t.Fatalf("route: %+v %v", r, ok)
+	}
+	if _, ok := p.Route("nope"); ok {
+		t.Fatal("unknown server has a route")
+	}
+}

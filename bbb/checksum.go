@@ -161,28 +161,62 @@ func (v *Verifier) Verify(call, rawQuery string) error {
 // requests whose checksum does not travel in the query, such as a POST form
 // with an empty query string (signed is then "").
 func (v *Verifier) VerifySigned(call, signed, sum string) error {
+	_, err := v.Signer(call, signed, sum)
+	return err
+}
+
+// Signer is VerifySigned that also returns the secret that made the
+// checksum: answers to the front-end (a recording-ready JWT) are signed
+// with the secret it used.
+func (v *Verifier) Signer(call, signed, sum string) (string, error) {
 	if sum == "" {
-		return ErrChecksumMissing
+		return "", ErrChecksumMissing
 	}
 	alg, ok := algorithmForChecksum(sum)
 	if !ok || !v.allowed[alg] {
-		return ErrChecksumMismatch
+		return "", ErrChecksumMismatch
 	}
 	got, err := hex.DecodeString(sum) // either case of hex is fine
 	if err != nil {
-		return ErrChecksumMismatch
+		return "", ErrChecksumMismatch
 	}
-	match := 0
-	for _, secret := range v.secrets {
+	found := -1
+	for i, secret := range v.secrets {
 		h := alg.newHash()
 		h.Write([]byte(call))
 		h.Write([]byte(signed))
 		h.Write(secret)
 		// Every secret is tried, so timing does not tell which one matched.
-		match |= subtle.ConstantTimeCompare(h.Sum(nil), got)
+		if subtle.ConstantTimeCompare(h.Sum(nil), got) == 1 {
+			found = i
+		}
 	}
-	if match != 1 {
-		return ErrChecksumMismatch
+	if found < 0 {
+		return "", ErrChecksumMismatch
 	}
-	return nil
+	return string(v.secrets[found]), nil
 }
+
+// SecretTag names a secret without revealing it (the start of its SHA-256),
+// so a stored record can say which secret to sign with later.
+func SecretTag(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:8])
+}
+
+// SecretFor returns the secret whose SecretTag is tag, or the first secret
+// when none has it (it was rotated out since).
+func (v *Verifier) SecretFor(tag string) string {
+	for _, s := range v.secrets {
+		if SecretTag(string(s)) == tag {
+			return string(s)
+		}
+	}
+	if len(v.secrets) == 0 {
+		return ""
+	}
+	return string(v.secrets[0])
+}
+
+// Allows reports whether checksums made with alg are accepted.
+func (v *Verifier) Allows(alg Algorithm) bool { return v.allowed[alg] }

@@ -133,3 +133,26 @@ func mustAlg(t *testing.T, sum string) Algorithm {
 	}
 	return a
 }
+
+func TestSignerNamesTheSecret(t *testing.T) {
+	v := NewVerifier([]string{"old-secret", "new-secret"}, nil)
+	q := "meetingID=room-alpha"
+	for _, secret := range []string{"old-secret", "new-secret"} {
+		got, err := v.Signer("create", q, Checksum(SHA256, "create", q, secret))
+		if err != nil || got != secret {
+			t.Fatalf("signed with %s: got %q, %v", secret, got, err)
+		}
+		if v.SecretFor(SecretTag(secret)) != secret {
+			t.Fatalf("SecretFor(tag of %s) is not it", secret)
+		}
+	}
+	if _, err := v.Signer("create", q, Checksum(SHA256, "create", q, "other")); err != ErrChecksumMismatch {
+		t.Fatalf("unknown secret: %v", err)
+	}
+	if v.SecretFor("unknown") != "old-secret" {
+		t.Fatal("a rotated-out tag should fall back to the first secret")
+	}
+	if SecretTag("old-secret") == SecretTag("new-secret") || strings.Contains(SecretTag("old-secret"), "old") {
+		t.Fatal("tags must differ and not show the secret")
+	}
+}

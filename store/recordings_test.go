@@ -207,3 +207,19 @@ func TestPublishDeleteProtect(t *testing.T) {
 		t.Fatalf("deleting an unknown recording: %v", err)
 	}
 }
+
+func TestReadyURLs(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	if _, _, ok, err := db.ReadyURL(ctx, "alpha"); ok || err != nil {
+		t.Fatalf("unknown meeting: %v %v", ok, err)
+	}
+	for _, u := range []string{"https://a/1", "https://a/2"} {
+		if err := db.SaveReadyURL(ctx, "alpha", u, "tag"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if u, tag, ok, err := db.ReadyURL(ctx, "alpha"); !ok || err != nil || u != "https://a/2" || tag != "tag" {
+		t.Fatalf("got %q %q %v %v", u, tag, ok, err)
+	}
+}
