@@ -1,0 +1,78 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/bbb-balance/bbb_balance/notify"
+)
+
+func TestDeliveries(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "x.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.UnixMilli(1715261800000)
+	body := []byte("signed_parameters=a.b.c\x00\xff")
+	enqueue := func(kind string, next time.Time) int64 {
+		t.Helper()
+		id, err := db.EnqueueDelivery(ctx, notify.Delivery{Kind: kind, URL: "https://app.example.com/cb?x=1",
+			ContentType: "application/x-www-form-urlencoded", Body: body, NextAt: next, CreatedAt: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	late := enqueue("late", t0.Add(time.Minute))
+	first := enqueue("first", t0.Add(-time.Second))
+	second := enqueue("second", t0)
+
+	due, err := db.DueDeliveries(ctx, t0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 2 || due[0].ID != first || due[1].ID != second {
+		t.Fatalf("due %+v, want ids %d, %d", due, first, second)
+	}
+	d := due[0]
+	if d.Kind != "first" || d.URL != "https://app.example.com/cb?x=1" || d.ContentType != "application/x-www-form-urlencoded" ||
+		!bytes.Equal(d.Body, body) || d.Attempts != 0 || !d.NextAt.Equal(t0.Add(-time.Second)) || !d.CreatedAt.Equal(t0) {
+		t.Fatalf("read back %+v", d)
+	}
+	if due, _ := db.DueDeliveries(ctx, t0, 1); len(due) != 1 || due[0].ID != first {
+		t.Fatalf("limit 1: %+v", due)
+	}
+
+	if err := db.RescheduleDelivery(ctx, first, 1, t0.Add(2*time.Minute), "HTTP 500"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteDelivery(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := db.DueDeliveries(ctx, t0, 10); len(due) != 0 {
+		t.Fatalf("due after reschedule and delete: %+v", due)
+	}
+
+	// Survives a restart.
+	db.Close()
+	db, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	due, err = db.DueDeliveries(ctx, t0.Add(time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 2 || due[0].ID != late || due[1].ID != first {
+		t.Fatalf("after reopen: %+v", due)
+	}
+	if due[1].Attempts != 1 || due[1].LastError != "HTTP 500" || !due[1].NextAt.Equal(t0.Add(2*time.Minute)) {
+		t.Fatalf("rescheduled delivery read back as %+v", due[1])
+	}
+}
