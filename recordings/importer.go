@@ -1,0 +1,551 @@
+package recordings
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"go.uber.org/zap"
+)
+
+// Observer hears about the importer's results: metrics and the
+// recording-ready callback. Its methods must not block for long.
+type Observer interface {
+	// Imported is called after a recording was imported from the spool
+	// and its tar removed. A crash between the commit and the tar's
+	// removal imports the tar again: Imported may be called twice.
+	Imported(e Entry)
+	// Failed is called when a tar is moved to failed/.
+	Failed(reason string)
+}
+
+// Importer defaults.
+const (
+	DefaultScanInterval = 60 * time.Second
+	DefaultSettle       = 5 * time.Second
+	DefaultMaxAttempts  = 5
+	DefaultRetryBackoff = 30 * time.Second
+	maxRetryBackoff     = 10 * time.Minute
+)
+
+// ImporterConfig configures an Importer. Library and Store are required.
+type ImporterConfig struct {
+	Library *Library
+	Store   Store
+	Logger  *zap.Logger // nil: none
+	// ScanInterval is the period of the spool scan that backs up the
+	// file-system events (default DefaultScanInterval).
+	ScanInterval time.Duration
+	// Settle: a tar is taken only once its mtime is at least Settle old
+	// (default DefaultSettle; negative: at once). Writers should still
+	// write ".<name>.part" and rename it into the spool when complete:
+	// names starting with "." are never taken.
+	Settle time.Duration
+	// Limits bounds one recording (zero fields: defaults).
+	Limits Limits
+	// ImportUnpublished imports new recordings unpublished whatever their
+	// metadata says (scalelite's RECORDING_IMPORT_UNPUBLISHED).
+	ImportUnpublished bool
+	// ProtectByDefault marks newly imported recordings protected.
+	ProtectByDefault bool
+	// ServerForHost maps the host name (lower case, no port) of a
+	// recording's first playback link to a pool server id, "" if none; nil:
+	// no mapping. A tar named <recordID>.<serverID>.tar names its server
+	// itself, which wins.
+	ServerForHost func(host string) string
+	Observer      Observer // nil: none
+	// MaxAttempts bounds the imports of one tar that fail for a reason
+	// not its own (database, disk): after that many, it is moved to
+	// failed/ (default DefaultMaxAttempts). Between attempts the importer
+	// waits RetryBackoff, doubled each time up to 10 minutes.
+	MaxAttempts  int
+	RetryBackoff time.Duration
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// Importer imports the recording tars that arrive in the library's spool
+// directory, and directories of existing recordings (ImportDir).
+//
+// A recording is placed with renames under its lock and committed to the
+// store in one transaction, and its tar is removed only after the commit:
+// a crash at any point leaves the recording either fully imported or its
+// tar in the spool, where the next run imports it again (an import is
+// idempotent). A tar that can never import (ErrBadRecording) is moved to
+// failed/ with a .error file; a tar whose import failed for another reason
+// stays and is retried with backoff, at most MaxAttempts times.
+type Importer struct {
+	c   ImporterConfig
+	log *zap.Logger
+
+	passMu  sync.Mutex // one spool pass at a time
+	retries map[string]*retryState
+}
+
+type retryState struct {
+	mod      time.Time
+	size     int64
+	attempts int
+	next     time.Time
+	stuck    bool // rejected but could not be moved out of the spool
+}
+
+// NewImporter checks c and fills in the defaults.
+func NewImporter(c ImporterConfig) (*Importer, error) {
+	if c.Library == nil || c.Store == nil {
+		return nil, errors.New("recordings: importer needs a library and a store")
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if c.ScanInterval <= 0 {
+		c.ScanInterval = DefaultScanInterval
+	}
+	if c.Settle == 0 {
+		c.Settle = DefaultSettle
+	} else if c.Settle < 0 {
+		c.Settle = 0
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.RetryBackoff <= 0 {
+		c.RetryBackoff = DefaultRetryBackoff
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return &Importer{c: c, log: c.Logger, retries: map[string]*retryState{}}, nil
+}
+
+// IsTarName reports whether the importer takes a spool file of this name:
+// *.tar, *.tar.gz or *.tgz, not starting with ".".
+func IsTarName(name string) bool {
+	if strings.HasPrefix(name, ".") {
+		return false
+	}
+	return strings.HasSuffix(name, ".tar") || strings.HasSuffix(name, ".tar.gz") || strings.HasSuffix(name, ".tgz")
+}
+
+// parseTarName reads "<recordID>.<serverID>.tar" (the upload endpoint's
+// names; serverID is url.PathEscape-d and may hold dots). Other names
+// give "", "".
+func parseTarName(name string) (recordID, serverID string) {
+	stem := name
+	for _, ext := range []string{".tar.gz", ".tgz", ".tar"} {
+		if strings.HasSuffix(stem, ext) {
+			stem = strings.TrimSuffix(stem, ext)
+			break
+		}
+	}
+	const n = 54 // len of a record id
+	if len(stem) <= n+1 || stem[n] != '.' || !ValidRecordID(stem[:n]) {
+		return "", ""
+	}
+	s, err := url.PathUnescape(stem[n+1:])
+	if err != nil || s == "" {
+		return "", ""
+	}
+	return stem[:n], s
+}
+
+// Run imports the spool until ctx ends: it first clears what earlier runs
+// left in work/, imports every tar waiting, then watches the spool
+// (file-system events, plus a scan every ScanInterval as a safety net).
+// When ctx ends, the tar being imported is abandoned safely (it stays in
+// the spool) and Run returns nil.
+func (im *Importer) Run(ctx context.Context) error {
+	lib := im.c.Library
+	if err := lib.CleanWork(time.Now()); err != nil {
+		im.log.Warn("clearing the recordings work directory", zap.String("dir", lib.WorkDir), zap.Error(err))
+	}
+	kick := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}
+	if w, err := fsnotify.NewWatcher(); err != nil {
+		im.log.Warn("recordings spool: no file-system events, scanning only", zap.Duration("interval", im.c.ScanInterval), zap.Error(err))
+	} else {
+		defer w.Close()
+		if err := w.Add(lib.SpoolDir); err != nil {
+			im.log.Warn("recordings spool: no file-system events, scanning only", zap.Duration("interval", im.c.ScanInterval), zap.Error(err))
+		} else {
+			go func() {
+				for {
+					select {
+					case ev, ok := <-w.Events:
+						if !ok {
+							return
+						}
+						if ev.Has(fsnotify.Create) || ev.Has(fsnotify.Rename) || ev.Has(fsnotify.Write) {
+							poke()
+						}
+					case err, ok := <-w.Errors:
+						if !ok {
+							return
+						}
+						// An overflow lost events: a scan finds what they said.
+						im.log.Debug("recordings spool watcher", zap.Error(err))
+						poke()
+					}
+				}
+			}()
+		}
+	}
+	scan := time.NewTicker(im.c.ScanInterval)
+	defer scan.Stop()
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
+	for {
+		next, err := im.ImportSpool(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			im.log.Warn("recordings spool scan", zap.String("dir", lib.SpoolDir), zap.Error(err))
+		}
+		wake.Stop()
+		if !next.IsZero() {
+			// A tar still settling or waiting for a retry: look again then.
+			wake.Reset(max(next.Sub(im.c.Now()), 10*time.Millisecond))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-kick:
+		case <-scan.C:
+		case <-wake.C:
+		}
+	}
+}
+
+// ImportSpool imports, one at a time and oldest first, every tar of the
+// spool whose mtime is at least Settle old and that is not waiting for a
+// retry. It returns the earliest time at which a tar left waiting will be
+// ready (zero if none). Run calls it; it may be called directly (a CLI
+// "import now", tests).
+func (im *Importer) ImportSpool(ctx context.Context) (next time.Time, err error) {
+	im.passMu.Lock()
+	defer im.passMu.Unlock()
+	spool := im.c.Library.SpoolDir
+	entries, err := os.ReadDir(spool)
+	if err != nil {
+		return next, err
+	}
+	type cand struct {
+		name string
+		mod  time.Time
+		size int64
+	}
+	var ready []cand
+	now := im.c.Now()
+	present := map[string]bool{}
+	soonest := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !IsTarName(name) {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue // gone meanwhile
+		}
+		present[name] = true
+		if st := im.retries[name]; st != nil {
+			if !st.mod.Equal(fi.ModTime()) || st.size != fi.Size() {
+				delete(im.retries, name) // a new file: a fresh start
+			} else if st.stuck {
+				continue
+			} else if now.Before(st.next) {
+				soonest(st.next)
+				continue
+			}
+		}
+		if settled := fi.ModTime().Add(im.c.Settle); now.Before(settled) {
+			soonest(settled)
+			continue
+		}
+		ready = append(ready, cand{name, fi.ModTime(), fi.Size()})
+	}
+	for name := range im.retries {
+		if !present[name] {
+			delete(im.retries, name)
+		}
+	}
+	sort.Slice(ready, func(i, j int) bool {
+		if !ready[i].mod.Equal(ready[j].mod) {
+			return ready[i].mod.Before(ready[j].mod)
+		}
+		return ready[i].name < ready[j].name
+	})
+	for _, c := range ready {
+		if ctx.Err() != nil {
+			return next, nil
+		}
+		p := filepath.Join(spool, c.name)
+		err := im.ImportTar(ctx, p)
+		switch {
+		case err == nil, errors.Is(err, fs.ErrNotExist):
+			delete(im.retries, c.name)
+		case ctx.Err() != nil:
+			return next, nil
+		case errors.Is(err, ErrBadRecording):
+			if _, serr := os.Lstat(p); serr == nil {
+				im.retries[c.name] = &retryState{mod: c.mod, size: c.size, stuck: true}
+			}
+		default:
+			st := im.retries[c.name]
+			if st == nil {
+				st = &retryState{mod: c.mod, size: c.size}
+				im.retries[c.name] = st
+			}
+			st.attempts++
+			if st.attempts >= im.c.MaxAttempts {
+				reason := fmt.Sprintf("gave up after %d attempts: %v", st.attempts, err)
+				if im.reject(p, reason) == nil {
+					delete(im.retries, c.name)
+				} else {
+					st.stuck = true
+				}
+				continue
+			}
+			wait := im.c.RetryBackoff << (st.attempts - 1)
+			if wait > maxRetryBackoff || wait <= 0 {
+				wait = maxRetryBackoff
+			}
+			st.next = im.c.Now().Add(wait)
+			soonest(st.next)
+			im.log.Warn("recording import failed, will retry", zap.String("file", c.name),
+				zap.Int("attempt", st.attempts), zap.Duration("retry_in", wait), zap.Error(err))
+		}
+	}
+	return next, nil
+}
+
+// ImportTar imports one recording tar. A tar that can never import is
+// moved to failed/ and the error wraps ErrBadRecording; on any other error
+// the tar stays where it is, to be tried again. A tar of a recording
+// deleted through the API is dropped (deleted recordings stay deleted).
+func (im *Importer) ImportTar(ctx context.Context, p string) error {
+	name := filepath.Base(p)
+	nameID, serverID := parseTarName(name)
+	// Lstat first: opening a fifo would block, a symlink leads anywhere.
+	if fi, err := os.Lstat(p); err != nil {
+		return err
+	} else if !fi.Mode().IsRegular() {
+		err := bad("%s is not a regular file", name)
+		im.reject(p, err.Error())
+		return err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dir, err := im.c.Library.tempDir("import-")
+	if err != nil {
+		return err
+	}
+	defer removeAll(dir)
+	st, err := Extract(ctx, f, dir, im.c.Limits)
+	if err == nil && nameID != "" && nameID != st.RecordID {
+		err = bad("the file name names record %s, the tar holds %s", nameID, st.RecordID)
+	}
+	if err != nil {
+		if errors.Is(err, ErrBadRecording) {
+			im.reject(p, err.Error())
+		}
+		return err
+	}
+	f.Close()
+	e, err := im.install(ctx, st, serverID)
+	if errors.Is(err, errDeleted) {
+		im.log.Info("recording was deleted through the API: its tar is dropped",
+			zap.String("file", name), zap.String("record_id", st.RecordID))
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		// Imported all the same; the next pass imports it again, harmlessly.
+		im.log.Warn("recording imported but its tar could not be removed", zap.String("file", name), zap.Error(err))
+	}
+	im.log.Info("recording imported", zap.String("file", name), zap.String("record_id", e.RecordID),
+		zap.Strings("formats", st.Formats), zap.Bool("published", e.Published), zap.String("server", e.ServerID))
+	if im.c.Observer != nil {
+		im.c.Observer.Imported(e)
+	}
+	return nil
+}
+
+// errDeleted: the recording was deleted through the API; an import must
+// not bring it back.
+var errDeleted = errors.New("recordings: recording was deleted through the API")
+
+// install places a staged recording into the library and commits it to
+// the store, under the recording's lock. Formats of the stored recording
+// that the staged one lacks keep their files and rows (BBB may send a
+// later tar without an earlier format). On failure every rename is undone
+// and the staged files are back in st.Dir.
+func (im *Importer) install(ctx context.Context, st *Staged, serverID string) (Entry, error) {
+	lib, id := im.c.Library, st.RecordID
+	var aside string // the replaced directories, removed after the lock is released
+	defer func() { removeAll(aside) }()
+	unlock := lib.Lock(id)
+	defer unlock()
+
+	old, exists, err := im.c.Store.Recording(ctx, id)
+	if err != nil {
+		return Entry{}, err
+	}
+	if exists && old.State == StateDeleted {
+		// Files a crashed delete left behind go too.
+		if err := lib.Remove(id, ""); err != nil {
+			im.log.Warn("removing files of a deleted recording", zap.String("record_id", id), zap.Error(err))
+		}
+		return Entry{}, errDeleted
+	}
+	published := st.Recording.Published && !im.c.ImportUnpublished
+	e := Entry{Recording: st.Recording, ServerID: serverID, Protected: im.c.ProtectByDefault}
+	if exists {
+		e.Protected = old.Protected
+		if old.PublishSet {
+			published, e.PublishSet = old.Published, true
+		}
+	}
+	e.Published = published
+	e.State = StateUnpublished
+	if published {
+		e.State = StatePublished
+	}
+	if e.ServerID == "" && im.c.ServerForHost != nil && len(e.Formats) > 0 {
+		if u, err := url.Parse(e.Formats[0].URL); err == nil && u.Hostname() != "" {
+			e.ServerID = im.c.ServerForHost(strings.ToLower(u.Hostname()))
+		}
+	}
+	if e.ServerID == "" && exists {
+		e.ServerID = old.ServerID
+	}
+	e.Formats = append([]Format(nil), e.Formats...)
+
+	onDisk, err := lib.Formats(id)
+	if err != nil {
+		return Entry{}, err
+	}
+	inTar := map[string]bool{}
+	for _, f := range st.Formats {
+		inTar[f] = true
+	}
+	var done moves
+	fail := func(err error) (Entry, error) {
+		if uerr := done.undo(); uerr != nil {
+			im.log.Error("recording files could not be put back; importing its tar again repairs them",
+				zap.String("record_id", id), zap.NamedError("undo_error", uerr), zap.Error(err))
+		}
+		return Entry{}, err
+	}
+	setAside := func(fd FormatDir) error {
+		if aside == "" {
+			var err error
+			if aside, err = lib.tempDir("old-"); err != nil {
+				return err
+			}
+		}
+		return done.rename(lib.Dir(id, fd.Format, fd.Published), filepath.Join(aside, fmt.Sprintf("%s-%t", fd.Format, fd.Published)))
+	}
+	for _, fd := range onDisk {
+		if inTar[fd.Format] {
+			if err := setAside(fd); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	for _, f := range st.Formats {
+		if err := done.rename(filepath.Join(st.Dir, f, id), lib.Dir(id, f, published)); err != nil {
+			return fail(err)
+		}
+	}
+	if exists {
+		for _, of := range old.Formats {
+			if inTar[of.Type] || !ValidFormat(of.Type) {
+				continue
+			}
+			var here, there bool
+			for _, fd := range onDisk {
+				if fd.Format == of.Type {
+					here = here || fd.Published == published
+					there = there || fd.Published != published
+				}
+			}
+			switch {
+			case here && there:
+				err = setAside(FormatDir{of.Type, !published})
+			case there:
+				err = done.rename(lib.Dir(id, of.Type, !published), lib.Dir(id, of.Type, published))
+			case !here:
+				im.log.Warn("recording format has no files: dropped", zap.String("record_id", id), zap.String("format", of.Type))
+				continue
+			}
+			if err != nil {
+				return fail(err)
+			}
+			e.Formats = append(e.Formats, of)
+		}
+	}
+	saved, err := im.c.Store.SaveImport(ctx, e)
+	if err != nil {
+		return fail(err)
+	}
+	return saved, nil
+}
+
+// reject moves a spool file to failed/ beside a <name>.error file saying
+// why, logs it and tells the observer.
+func (im *Importer) reject(p, reason string) error {
+	lib := im.c.Library
+	name := filepath.Base(p)
+	im.log.Warn("recording tar rejected", zap.String("file", name), zap.String("reason", reason))
+	if im.c.Observer != nil {
+		im.c.Observer.Failed(reason)
+	}
+	dst := filepath.Join(lib.FailedDir, name)
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
+			if _, err := os.Lstat(dst + ".error"); errors.Is(err, fs.ErrNotExist) {
+				break
+			}
+		}
+		dst = filepath.Join(lib.FailedDir, fmt.Sprintf("%s.%d", name, i))
+	}
+	msg := fmt.Sprintf("%s\n%s\nMove the file back into %s to import it again.\n",
+		im.c.Now().UTC().Format(time.RFC3339), reason, lib.SpoolDir)
+	if err := os.WriteFile(dst+".error", []byte(msg), 0o644); err != nil {
+		im.log.Error("writing the reason of a rejected recording tar", zap.String("file", dst+".error"), zap.Error(err))
+	}
+	if err := moveFile(p, dst); err != nil {
+		im.log.Error("moving a rejected recording tar to failed/: it stays in the spool and is skipped until it changes",
+			zap.String("file", name), zap.Error(err))
+		return err
+	}
+	return nil
+}

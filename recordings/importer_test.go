@@ -1,0 +1,596 @@
+package recordings_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bbb-balance/bbb_balance/recordings"
+	"github.com/bbb-balance/bbb_balance/store"
+)
+
+type importRig struct {
+	t      *testing.T
+	lib    *recordings.Library
+	db     *store.DB
+	obs    *importObserver
+	dbPath string
+}
+
+func newImportRig(t *testing.T) *importRig {
+	t.Helper()
+	lib := newLibrary(t)
+	path := filepath.Join(t.TempDir(), "x.db")
+	db, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &importRig{t: t, lib: lib, db: db, obs: &importObserver{}, dbPath: path}
+}
+
+func (r *importRig) importer(mod func(*recordings.ImporterConfig)) *recordings.Importer {
+	r.t.Helper()
+	c := recordings.ImporterConfig{Library: r.lib, Store: r.db, Settle: -1, Observer: r.obs}
+	if mod != nil {
+		mod(&c)
+	}
+	im, err := recordings.NewImporter(c)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return im
+}
+
+// spool writes a tar into the spool the way writers should: a dot file
+// renamed into place.
+func (r *importRig) spool(name string, b []byte) string {
+	r.t.Helper()
+	tmp := filepath.Join(r.lib.SpoolDir, "."+name+".part")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	p := filepath.Join(r.lib.SpoolDir, name)
+	if err := os.Rename(tmp, p); err != nil {
+		r.t.Fatal(err)
+	}
+	return p
+}
+
+func (r *importRig) entry(id string) (recordings.Entry, bool) {
+	r.t.Helper()
+	e, ok, err := r.db.Recording(context.Background(), id)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return e, ok
+}
+
+func (r *importRig) spoolNames() []string {
+	ents, _ := os.ReadDir(r.lib.SpoolDir)
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// consistent checks that row and files of recording id agree: every
+// format of the row has its directory (with metadata.xml) in the tree of
+// its published flag and none in the other tree, and no format directory
+// exists without its row.
+func (r *importRig) consistent(id string) recordings.Entry {
+	r.t.Helper()
+	e, ok := r.entry(id)
+	dirs := formatsOf(r.t, r.lib, id)
+	if !ok || e.State == recordings.StateDeleted {
+		if len(dirs) != 0 {
+			r.t.Fatalf("%s: files without a recording: %v", id, dirs)
+		}
+		return e
+	}
+	var want []recordings.FormatDir
+	for _, f := range e.Formats {
+		want = append(want, recordings.FormatDir{Format: f.Type, Published: e.Published})
+		if _, err := os.Stat(filepath.Join(r.lib.Dir(id, f.Type, e.Published), "metadata.xml")); err != nil {
+			r.t.Fatalf("%s: format %s: %v", id, f.Type, err)
+		}
+	}
+	sort.Slice(want, func(i, j int) bool { return want[i].Format < want[j].Format })
+	if !reflect.DeepEqual(dirs, want) {
+		r.t.Fatalf("%s: directories %v, row says %v", id, dirs, want)
+	}
+	wantState := recordings.StateUnpublished
+	if e.Published {
+		wantState = recordings.StatePublished
+	}
+	if e.State != wantState {
+		r.t.Fatalf("%s: state %q with published=%t", id, e.State, e.Published)
+	}
+	return e
+}
+
+type importObserver struct {
+	mu       sync.Mutex
+	imported []string
+	failed   []string
+}
+
+func (o *importObserver) Imported(e recordings.Entry) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.imported = append(o.imported, e.RecordID)
+}
+
+func (o *importObserver) Failed(reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.failed = append(o.failed, reason)
+}
+
+func (o *importObserver) counts() (int, int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.imported), len(o.failed)
+}
+
+func formatTypes(e recordings.Entry) string {
+	var s []string
+	for _, f := range e.Formats {
+		s = append(s, f.Type)
+	}
+	return strings.Join(s, ",")
+}
+
+func TestImportTarPublished(t *testing.T) {
+	r := newImportRig(t)
+	im := r.importer(func(c *recordings.ImporterConfig) {
+		c.ServerForHost = func(h string) string { return map[string]string{"bbb1.example.com": "bbb1"}[h] }
+	})
+	id := recID(1)
+	p := r.spool(id+".tar", recordingTar(t, id, true, "presentation", "video"))
+	if err := im.ImportTar(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	e := r.consistent(id)
+	if !e.Published || e.State != recordings.StatePublished || e.ServerID != "bbb1" || e.Protected || e.PublishSet ||
+		formatTypes(e) != "presentation,video" || e.MeetingID != "room-alpha" {
+		t.Fatalf("entry %+v", e)
+	}
+	if b, err := os.ReadFile(filepath.Join(r.lib.Dir(id, "video", true), "video-0.m4v")); err != nil || len(b) != 1500 {
+		t.Fatalf("video file: %d bytes, %v", len(b), err)
+	}
+	if names := r.spoolNames(); len(names) != 0 {
+		t.Fatalf("spool: %v", names)
+	}
+	if n, f := r.obs.counts(); n != 1 || f != 0 {
+		t.Fatalf("importObserver: %d imported, %d failed", n, f)
+	}
+	workEmpty(t, r.lib)
+}
+
+func TestImportTarServerFromName(t *testing.T) {
+	r := newImportRig(t)
+	im := r.importer(func(c *recordings.ImporterConfig) {
+		c.ServerForHost = func(string) string { return "from-host" }
+		c.ProtectByDefault = true
+	})
+	id := recID(1)
+	// The server id is path-escaped and may hold dots.
+	p := r.spool(id+".bbb%2F2.example.org.tar.gz", gzipped(t, recordingTar(t, id, true, "presentation")))
+	if err := im.ImportTar(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if e := r.consistent(id); e.ServerID != "bbb/2.example.org" || !e.Protected {
+		t.Fatalf("entry %+v", e)
+	}
+	// A name that names another recording than the tar holds is refused.
+	other := recID(2)
+	p = r.spool(other+".bbb3.tar", recordingTar(t, id, true, "video"))
+	if err := im.ImportTar(context.Background(), p); !errors.Is(err, recordings.ErrBadRecording) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestImportUnpublished(t *testing.T) {
+	r := newImportRig(t)
+	im := r.importer(func(c *recordings.ImporterConfig) { c.ImportUnpublished = true })
+	id := recID(1)
+	if err := im.ImportTar(context.Background(), r.spool("a.tar", recordingTar(t, id, true, "presentation"))); err != nil {
+		t.Fatal(err)
+	}
+	if e := r.consistent(id); e.Published || e.State != recordings.StateUnpublished {
+		t.Fatalf("entry %+v", e)
+	}
+	// Metadata that says unpublished lands unpublished without the option.
+	id2 := recID(2)
+	if err := r.importer(nil).ImportTar(context.Background(), r.spool("b.tar", recordingTar(t, id2, false, "video"))); err != nil {
+		t.Fatal(err)
+	}
+	if e := r.consistent(id2); e.Published {
+		t.Fatalf("entry %+v", e)
+	}
+}
+
+// publish does what the API does for publishRecordings.
+func (r *importRig) publish(id string, published bool) {
+	r.t.Helper()
+	unlock := r.lib.Lock(id)
+	defer unlock()
+	if err := r.lib.SetPublished(id, nil, published); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.db.SetPublished(context.Background(), id, published); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func TestReimportKeepsAPIChanges(t *testing.T) {
+	r := newImportRig(t)
+	im := r.importer(nil)
+	ctx := context.Background()
+	id := recID(1)
+	if err := im.ImportTar(ctx, r.spool("1.tar", recordingTar(t, id, true, "presentation"))); err != nil {
+		t.Fatal(err)
+	}
+	r.publish(id, false)
+	if err := r.db.SetProtected(ctx, []string{id}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.db.UpdateMeta(ctx, []string{id}, []recordings.MetaEntry{{Key: "bbb-origin", Value: "edited"}}); err != nil {
+		t.Fatal(err)
+	}
+	// BBB sends the recording again with a new format, published.
+	if err := im.ImportTar(ctx, r.spool("2.tar", recordingTar(t, id, true, "presentation", "video"))); err != nil {
+		t.Fatal(err)
+	}
+	e := r.consistent(id)
+	if e.Published || !e.PublishSet || !e.Protected || formatTypes(e) != "presentation,video" {
+		t.Fatalf("entry %+v", e)
+	}
+	if v, _ := e.MetaValue("bbb-origin"); v != "edited" {
+		t.Fatalf("meta edit lost: %q", v)
+	}
+	// A later tar without the presentation format keeps it (scalelite #888).
+	if err := im.ImportTar(ctx, r.spool("3.tar", recordingTar(t, id, true, "podcast"))); err != nil {
+		t.Fatal(err)
+	}
+	if e := r.consistent(id); formatTypes(e) != "podcast,presentation,video" || e.Published {
+		t.Fatalf("entry %+v", e)
+	}
+	workEmpty(t, r.lib)
+}
+
+func TestReimportMovesKeptFormatsWithThePublishedState(t *testing.T) {
+	r := newImportRig(t)
+	im := r.importer(nil)
+	ctx := context.Background()
+	id := recID(1)
+	if err := im.ImportTar(ctx, r.spool("1.tar", recordingTar(t, id, false, "presentation"))); err != nil {
+		t.Fatal(err)
+	}
+	// Not changed through the API: the metadata decides, for every format.
+	if err := im.ImportTar(ctx, r.spool("2.tar", recordingTar(t, id, true, "video"))); err != nil {
+		t.Fatal(err)
+	}
+	if e := r.consistent(id); !e.Published || formatTypes(e) != "video,presentation" {
+		t.Fatalf("entry %+v", e)
+	}
+}
+
+func TestDeletedStaysDeleted(t *testing.T) {
+	r := newImportRig(t)
+	im := r.importer(nil)
+	ctx := context.Background()
+	id := recID(1)
+	if err := im.ImportTar(ctx, r.spool("1.tar", recordingTar(t, id, true, "presentation"))); err != nil {
+		t.Fatal(err)
+	}
+	func() { // what deleteRecordings does
+		unlock := r.lib.Lock(id)
+		defer unlock()
+		if err := r.lib.Remove(id, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.db.MarkDeleted(ctx, id, ""); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	if err := im.ImportTar(ctx, r.spool("2.tar", recordingTar(t, id, true, "presentation", "video"))); err != nil {
+		t.Fatal(err)
+	}
+	if e := r.consistent(id); e.State != recordings.StateDeleted || len(e.Formats) != 0 {
+		t.Fatalf("resurrected: %+v", e)
+	}
+	if names := r.spoolNames(); len(names) != 0 {
+		t.Fatalf("tar kept: %v", names)
+	}
+	workEmpty(t, r.lib)
+}
+
+func TestBadTarGoesToFailedAndQueueGoesOn(t *testing.T) {
+	r := newImportRig(t)
+	im := r.importer(nil)
+	ctx := context.Background()
+	id := recID(1)
+	bad := r.spool("bad.tar", buildTar(t, append(formatFiles(id, "video", true), tarFile("/etc/passwd", "x"))))
+	past := time.Now().Add(-time.Hour)
+	os.Chtimes(bad, past, past) // oldest: taken first
+	r.spool("good.tar", recordingTar(t, recID(2), true, "video"))
+	if _, err := im.ImportSpool(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.consistent(recID(2))
+	if _, ok := r.entry(id); ok {
+		t.Fatal("bad tar imported")
+	}
+	if names := r.spoolNames(); len(names) != 0 {
+		t.Fatalf("spool: %v", names)
+	}
+	if _, err := os.Stat(filepath.Join(r.lib.FailedDir, "bad.tar")); err != nil {
+		t.Fatal(err)
+	}
+	why, err := os.ReadFile(filepath.Join(r.lib.FailedDir, "bad.tar.error"))
+	if err != nil || !strings.Contains(string(why), "absolute name") {
+		t.Fatalf(".error: %q, %v", why, err)
+	}
+	if n, f := r.obs.counts(); n != 1 || f != 1 {
+		t.Fatalf("importObserver: %d imported, %d failed", n, f)
+	}
+	// A second bad tar of the same name does not overwrite the first.
+	r.spool("bad.tar", []byte("garbage"))
+	if _, err := im.ImportSpool(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(r.lib.FailedDir, "bad.tar.1.error")); err != nil {
+		t.Fatal(err)
+	}
+	workEmpty(t, r.lib)
+}
+
+func TestSpoolSkipsOtherNames(t *testing.T) {
+	r := newImportRig(t)
+	im := r.importer(nil)
+	tar := recordingTar(t, recID(1), true, "video")
+	for _, n := range []string{".hidden.tar", "x.tar.part", "notes.txt"} {
+		if err := os.WriteFile(filepath.Join(r.lib.SpoolDir, n), tar, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := im.ImportSpool(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.entry(recID(1)); ok {
+		t.Fatal("imported a file it should not take")
+	}
+	if got := r.spoolNames(); len(got) != 3 {
+		t.Fatalf("spool %v", got)
+	}
+}
+
+func TestSettle(t *testing.T) {
+	r := newImportRig(t)
+	now := time.Now()
+	im := r.importer(func(c *recordings.ImporterConfig) {
+		c.Settle = 5 * time.Second
+		c.Now = func() time.Time { return now }
+	})
+	id := recID(1)
+	p := r.spool(id+".tar", recordingTar(t, id, true, "video"))
+	mod := now.Add(-2 * time.Second)
+	os.Chtimes(p, mod, mod)
+	next, err := im.ImportSpool(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.entry(id); ok {
+		t.Fatal("taken before it settled")
+	}
+	if !next.Equal(mod.Add(5 * time.Second)) {
+		t.Fatalf("next = %v, want %v", next, mod.Add(5*time.Second))
+	}
+	now = next
+	if next, err = im.ImportSpool(context.Background()); err != nil || !next.IsZero() {
+		t.Fatalf("next %v, %v", next, err)
+	}
+	r.consistent(id)
+}
+
+// flakyStore fails SaveImport while fail is set.
+type flakyStore struct {
+	*store.DB
+	mu    sync.Mutex
+	fail  error
+	calls int
+}
+
+func (s *flakyStore) SaveImport(ctx context.Context, e recordings.Entry) (recordings.Entry, error) {
+	s.mu.Lock()
+	s.calls++
+	err := s.fail
+	s.mu.Unlock()
+	if err != nil {
+		return e, err
+	}
+	return s.DB.SaveImport(ctx, e)
+}
+
+func TestSaveImportFailureRollsBackAndRetries(t *testing.T) {
+	r := newImportRig(t)
+	ctx := context.Background()
+	id := recID(1)
+	if err := r.importer(nil).ImportTar(ctx, r.spool("1.tar", recordingTar(t, id, true, "presentation"))); err != nil {
+		t.Fatal(err)
+	}
+	fs := &flakyStore{DB: r.db, fail: errors.New("database is locked")}
+	now := time.Now()
+	im := r.importer(func(c *recordings.ImporterConfig) {
+		c.Store = fs
+		c.Now = func() time.Time { return now }
+		c.MaxAttempts = 3
+		c.RetryBackoff = time.Minute
+	})
+	r.spool("2.tar", recordingTar(t, id, true, "presentation", "video"))
+	next, err := im.ImportSpool(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := r.consistent(id); formatTypes(e) != "presentation" {
+		t.Fatalf("half-done: %+v", e)
+	}
+	if !next.Equal(now.Add(time.Minute)) {
+		t.Fatalf("retry at %v, want %v", next, now.Add(time.Minute))
+	}
+	// Not retried before its time.
+	if _, err := im.ImportSpool(ctx); err != nil || fs.calls != 1 {
+		t.Fatalf("calls %d, %v", fs.calls, err)
+	}
+	now = next
+	if next, _ = im.ImportSpool(ctx); fs.calls != 2 || !next.Equal(now.Add(2*time.Minute)) {
+		t.Fatalf("calls %d, next %v", fs.calls, next)
+	}
+	// The database is back.
+	fs.mu.Lock()
+	fs.fail = nil
+	fs.mu.Unlock()
+	now = next
+	if _, err := im.ImportSpool(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e := r.consistent(id); formatTypes(e) != "presentation,video" {
+		t.Fatalf("entry %+v", e)
+	}
+	if names := r.spoolNames(); len(names) != 0 {
+		t.Fatalf("spool: %v", names)
+	}
+	workEmpty(t, r.lib)
+}
+
+func TestRetriesAreBounded(t *testing.T) {
+	r := newImportRig(t)
+	fs := &flakyStore{DB: r.db, fail: errors.New("disk I/O error")}
+	now := time.Now()
+	im := r.importer(func(c *recordings.ImporterConfig) {
+		c.Store = fs
+		c.Now = func() time.Time { return now }
+		c.MaxAttempts = 3
+	})
+	r.spool("1.tar", recordingTar(t, recID(1), true, "video"))
+	for i := 0; i < 10; i++ {
+		next, err := im.ImportSpool(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next.IsZero() {
+			break
+		}
+		now = next
+	}
+	if fs.calls != 3 {
+		t.Fatalf("%d attempts, want 3", fs.calls)
+	}
+	why, err := os.ReadFile(filepath.Join(r.lib.FailedDir, "1.tar.error"))
+	if err != nil || !strings.Contains(string(why), "gave up after 3 attempts: disk I/O error") {
+		t.Fatalf(".error %q, %v", why, err)
+	}
+	r.consistent(recID(1))
+}
+
+// The fsnotify path: a tar renamed into the spool is imported by Run
+// without waiting for the periodic scan.
+func TestRunPicksUpRenamedTar(t *testing.T) {
+	r := newImportRig(t)
+	im := r.importer(func(c *recordings.ImporterConfig) { c.ScanInterval = time.Hour })
+	// Leftovers of a killed run are cleared at start.
+	left := filepath.Join(r.lib.WorkDir, "import-left")
+	os.Mkdir(left, 0o755)
+	past := time.Now().Add(-time.Hour)
+	os.Chtimes(left, past, past)
+	waiting := recID(1)
+	r.spool("waiting.tar", recordingTar(t, waiting, true, "video"))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- im.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	id := recID(2)
+	r.awaitRow(waiting)
+	r.spool(id+".tar", recordingTar(t, id, true, "presentation"))
+	r.awaitRow(id)
+	r.consistent(id)
+	if _, err := os.Stat(left); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("leftover kept: %v", err)
+	}
+}
+
+func (r *importRig) awaitRow(id string) {
+	r.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, ok := r.entry(id); ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%s not imported in time; spool %v", id, r.spoolNames())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// cancelStore cancels the import's context inside SaveImport, before the
+// commit: the importer is stopped at its most delicate point.
+type cancelStore struct {
+	*store.DB
+	cancel context.CancelFunc
+}
+
+func (s *cancelStore) SaveImport(ctx context.Context, e recordings.Entry) (recordings.Entry, error) {
+	s.cancel()
+	return s.DB.SaveImport(ctx, e)
+}
+
+func TestInterruptedImportResumes(t *testing.T) {
+	r := newImportRig(t)
+	id := recID(1)
+	bg := context.Background()
+	if err := r.importer(nil).ImportTar(bg, r.spool("1.tar", recordingTar(t, id, true, "presentation"))); err != nil {
+		t.Fatal(err)
+	}
+	r.spool("2.tar", recordingTar(t, id, true, "presentation", "video"))
+	r.spool("3.tar", recordingTar(t, recID(2), true, "podcast"))
+	ctx, cancel := context.WithCancel(bg)
+	im := r.importer(func(c *recordings.ImporterConfig) { c.Store = &cancelStore{DB: r.db, cancel: cancel} })
+	if _, err := im.ImportSpool(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Stopped: the old state is whole and the tars wait.
+	if e := r.consistent(id); formatTypes(e) != "presentation" {
+		t.Fatalf("half-done: %+v", e)
+	}
+	if got := r.spoolNames(); len(got) != 2 {
+		t.Fatalf("spool %v", got)
+	}
+	// A new importer on the same directories and database finishes.
+	if _, err := r.importer(nil).ImportSpool(bg); err != nil {
+		t.Fatal(err)
+	}
+	if e := r.consistent(id); formatTypes(e) != "presentation,video" {
+		t.Fatalf("entry %+v", e)
+	}
+	r.consistent(recID(2))
+	if got := r.spoolNames(); len(got) != 0 {
+		t.Fatalf("spool %v", got)
+	}
+}
