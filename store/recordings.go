@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bbb-balance/bbb_balance/recordings"
@@ -66,17 +67,34 @@ func (s *DB) Recordings(ctx context.Context, ids []string) ([]recordings.Entry, 
 
 // Find implements recordings.Store.
 func (s *DB) Find(ctx context.Context, q recordings.Query, each func(*recordings.Entry) error) (int, error) {
-	where, args := findWhere(q)
+	lead := leadFilter(q)
 	total := 0
 	if q.Limit > 0 {
-		if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM recordings r"+where, args...).Scan(&total); err != nil {
+		from, where, args := findWhere(q, lead)
+		var err error
+		if total, err = s.counts.count(ctx, s.db, "SELECT count(*) FROM "+from+where, args); err != nil {
 			return 0, err
 		}
 		if total <= q.Offset {
 			return total, nil
 		}
 	}
-	query := "SELECT " + recordingColumns + " FROM recordings r" + where + " ORDER BY r.start_time DESC, r.record_id DESC"
+	if lead >= 0 {
+		// A filter that matches a large share of the index is better
+		// tested row by row while walking newest first: a page fills
+		// quickly, where leading would sort all the matches.
+		_, match := metaMatch("lm", q.Meta[lead].Value)
+		var n int
+		if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM recording_meta lm WHERE lm.key = ? AND "+match.sql+" LIMIT ?)",
+			append(append([]any{q.Meta[lead].Key}, match.args...), leadLimit)...).Scan(&n); err != nil {
+			return 0, err
+		}
+		if n >= leadLimit {
+			lead = -1
+		}
+	}
+	from, where, args := findWhere(q, lead)
+	query := "SELECT " + recordingColumns + " FROM " + from + where + " ORDER BY r.start_time DESC, r.record_id DESC"
 	if q.Limit > 0 {
 		query += fmt.Sprintf(" LIMIT %d OFFSET %d", q.Limit, max(q.Offset, 0))
 	}
@@ -124,10 +142,61 @@ func (s *DB) Find(ctx context.Context, q recordings.Query, each func(*recordings
 	return yielded, nil
 }
 
-// findWhere turns a getRecordings query into SQL. Record id prefixes are
-// ranges on the primary key; metadata filters are each an EXISTS on the
-// (key, value) index, so they are ANDed as BBB does (scalelite ORs them).
-func findWhere(q recordings.Query) (string, []any) {
+// countCache keeps the totals of paginated queries until the index
+// changes: a front-end paging through one filter pays for the count (a
+// walk over every match) on the first page only. A total is kept only if
+// no write committed while it was counted (gen did not move).
+type countCache struct {
+	mu     sync.Mutex
+	gen    uint64
+	totals map[string]int
+}
+
+func (c *countCache) count(ctx context.Context, db *sql.DB, query string, args []any) (int, error) {
+	key := fmt.Sprintf("%s\x00%q", query, args)
+	c.mu.Lock()
+	n, ok := c.totals[key]
+	gen := c.gen
+	c.mu.Unlock()
+	if ok {
+		return n, nil
+	}
+	if err := db.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == gen {
+		if c.totals == nil || len(c.totals) >= 1024 {
+			c.totals = map[string]int{}
+		}
+		c.totals[key] = n
+	}
+	return n, nil
+}
+
+// reset forgets every total; called after each write to the index.
+func (c *countCache) reset() {
+	c.mu.Lock()
+	c.gen++
+	c.totals = nil
+	c.mu.Unlock()
+}
+
+// findWhere turns a getRecordings query into SQL: the FROM clause, the
+// WHERE clause and its arguments. Record id prefixes are ranges on the
+// primary key; metadata filters are each an EXISTS on the (key, value)
+// index, so they are ANDed as BBB does (scalelite ORs them).
+//
+// Which index leads matters at a million recordings. Left alone, SQLite
+// walks recordings newest first and tests every filter on every row, which
+// is fast for a broad filter and a full scan for a narrow one. So when
+// neither record ids nor meeting ids (both indexed) narrow the query, the
+// metadata filter lead (see leadFilter; -1 for none) leads: its matches are
+// read from the (key, value) index and sorted, which costs what the filter
+// matches, not what the index holds.
+func findWhere(q recordings.Query, lead int) (string, string, []any) {
+	from := "recordings r"
 	var conds []string
 	var args []any
 	switch {
@@ -142,6 +211,13 @@ func findWhere(q recordings.Query) (string, []any) {
 		conds = append(conds, "r.meeting_id IN ("+placeholders(len(q.MeetingIDs))+")")
 		args = append(args, anys(q.MeetingIDs)...)
 	}
+	if lead >= 0 {
+		// CROSS JOIN makes SQLite keep this order of the loops.
+		from = "recording_meta lm CROSS JOIN recordings r"
+		_, match := metaMatch("lm", q.Meta[lead].Value)
+		conds = append([]string{"lm.key = ? AND " + match.sql + " AND r.record_id = lm.record_id"}, conds...)
+		args = append(append([]any{q.Meta[lead].Key}, match.args...), args...)
+	}
 	states := q.States
 	if len(states) == 0 {
 		states = []string{recordings.StatePublished, recordings.StateUnpublished}
@@ -154,35 +230,71 @@ func findWhere(q recordings.Query) (string, []any) {
 		conds = append(conds, "r.state IN ("+placeholders(len(states))+")")
 		args = append(args, anys(states)...)
 	}
-	for _, f := range q.Meta {
-		match, vals := metaMatch(f.Value)
-		conds = append(conds, "EXISTS (SELECT 1 FROM recording_meta m WHERE m.record_id = r.record_id AND m.key = ? AND "+match+")")
+	for i, f := range q.Meta {
+		if i == lead {
+			continue
+		}
+		_, match := metaMatch("m", f.Value)
+		conds = append(conds, "EXISTS (SELECT 1 FROM recording_meta m WHERE m.record_id = r.record_id AND m.key = ? AND "+match.sql+")")
 		args = append(args, f.Key)
-		args = append(args, vals...)
+		args = append(args, match.args...)
 	}
 	if len(conds) == 0 {
-		return "", nil
+		return from, "", nil
 	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	return from, " WHERE " + strings.Join(conds, " AND "), args
 }
 
-// metaMatch is BBB's value match of a meta_ filter (bbb-api.md §2.8):
-// "%x%" contains, "%x" ends with, "x%" starts with, else exact; always
-// case-sensitive, so no LIKE.
-func metaMatch(v string) (string, []any) {
+// leadLimit is the number of matches above which a metadata filter no
+// longer leads the page query.
+const leadLimit = 5000
+
+// leadFilter returns the metadata filter that may lead the query (see
+// findWhere), or -1.
+func leadFilter(q recordings.Query) int {
+	if len(q.RecordIDs) > 0 || len(q.MeetingIDs) > 0 {
+		return -1
+	}
+	for i, f := range q.Meta {
+		if kind, _ := metaMatch("lm", f.Value); kind == exactMatch || kind == prefixMatch {
+			return i
+		}
+	}
+	return -1
+}
+
+type matchKind int
+
+const (
+	exactMatch matchKind = iota
+	prefixMatch
+	suffixMatch
+	containsMatch
+	anyValue
+)
+
+type sqlMatch struct {
+	sql  string
+	args []any
+}
+
+// metaMatch is BBB's value match of a meta_ filter (bbb-api.md §2.8) on
+// table alias t: "%x%" contains, "%x" ends with, "x%" starts with, else
+// exact; always case-sensitive, so no LIKE.
+func metaMatch(t, v string) (matchKind, sqlMatch) {
 	switch {
-	case len(v) >= 2 && strings.HasPrefix(v, "%") && strings.HasSuffix(v, "%"):
-		return "instr(m.value, ?) > 0", []any{v[1 : len(v)-1]}
 	case v == "%":
-		return "1", nil
+		return anyValue, sqlMatch{"1", nil}
+	case len(v) >= 2 && strings.HasPrefix(v, "%") && strings.HasSuffix(v, "%"):
+		return containsMatch, sqlMatch{"instr(" + t + ".value, ?) > 0", []any{v[1 : len(v)-1]}}
 	case strings.HasPrefix(v, "%"):
 		x := v[1:]
-		return "substr(m.value, -length(?)) = ?", []any{x, x}
+		return suffixMatch, sqlMatch{"substr(" + t + ".value, -length(?)) = ?", []any{x, x}}
 	case strings.HasSuffix(v, "%"):
 		x := v[:len(v)-1]
-		return "m.value >= ? AND m.value < ?", []any{x, x + "\xff"}
+		return prefixMatch, sqlMatch{t + ".value >= ? AND " + t + ".value < ?", []any{x, x + "\xff"}}
 	default:
-		return "m.value = ?", []any{v}
+		return exactMatch, sqlMatch{t + ".value = ?", []any{v}}
 	}
 }
 
@@ -293,82 +405,7 @@ func (s *DB) fillChildren(ctx context.Context, entries []*recordings.Entry) erro
 
 // SaveImport implements recordings.Store.
 func (s *DB) SaveImport(ctx context.Context, e recordings.Entry) (recordings.Entry, error) {
-	var breakout string
-	if e.Breakout != nil || len(e.BreakoutRooms) > 0 {
-		raw, err := json.Marshal(breakoutJSON{e.Breakout, e.BreakoutRooms})
-		if err != nil {
-			return e, err
-		}
-		breakout = string(raw)
-	}
-	now := time.Now().UnixMilli()
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO recordings(record_id, meeting_id, internal_meeting_id, name,
-			is_breakout, published, state, start_time, end_time, participants, raw_size, breakout, server_id,
-			protected, publish_set, imported_at, updated_at)
-			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT(record_id) DO UPDATE SET meeting_id = excluded.meeting_id,
-				internal_meeting_id = excluded.internal_meeting_id, name = excluded.name,
-				is_breakout = excluded.is_breakout, published = excluded.published, state = excluded.state,
-				start_time = excluded.start_time, end_time = excluded.end_time,
-				participants = excluded.participants, raw_size = excluded.raw_size,
-				breakout = excluded.breakout,
-				server_id = CASE WHEN excluded.server_id = '' THEN recordings.server_id ELSE excluded.server_id END,
-				protected = excluded.protected, publish_set = recordings.publish_set OR excluded.publish_set,
-				updated_at = excluded.updated_at`,
-			e.RecordID, e.MeetingID, e.InternalMeetingID, e.Name, e.IsBreakout, e.Published, e.State,
-			e.StartTime, e.EndTime, e.Participants, e.RawSize, breakout, e.ServerID, e.Protected,
-			e.PublishSet, now, now); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM recording_formats WHERE record_id = ?", e.RecordID); err != nil {
-			return err
-		}
-		for i, f := range e.Formats {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO recording_formats(record_id, position, format, url, path,
-				processing_time, duration_ms, length, size, extensions) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				e.RecordID, i, f.Type, f.URL, f.Path, f.ProcessingTime, f.DurationMS, f.Length, f.Size, f.Extensions); err != nil {
-				return err
-			}
-			for j, t := range f.Thumbnails {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO recording_thumbnails(record_id, format, sequence, width,
-					height, alt, url, path) VALUES(?, ?, ?, ?, ?, ?, ?, ?)`,
-					e.RecordID, f.Type, j, t.Width, t.Height, t.Alt, t.URL, t.Path); err != nil {
-					return err
-				}
-			}
-		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM recording_meta WHERE record_id = ?", e.RecordID); err != nil {
-			return err
-		}
-		for i, m := range e.Meta {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO recording_meta(record_id, position, key, value) VALUES(?, ?, ?, ?)
-				ON CONFLICT(record_id, key) DO UPDATE SET value = excluded.value`, e.RecordID, i, m.Key, m.Value); err != nil {
-				return err
-			}
-		}
-		// The API's edits win over what the server sent again.
-		rows, err := tx.QueryContext(ctx, "SELECT key, value FROM recording_meta_edits WHERE record_id = ?", e.RecordID)
-		if err != nil {
-			return err
-		}
-		var edits []recordings.MetaEntry
-		for rows.Next() {
-			var key string
-			var value sql.NullString
-			if err := rows.Scan(&key, &value); err != nil {
-				rows.Close()
-				return err
-			}
-			edits = append(edits, recordings.MetaEntry{Key: key, Value: value.String})
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return applyMeta(ctx, tx, e.RecordID, edits)
-	})
-	if err != nil {
+	if err := s.inTx(ctx, func(tx *sql.Tx) error { return saveImport(ctx, tx, e) }); err != nil {
 		return e, fmt.Errorf("saving recording %s: %w", e.RecordID, err)
 	}
 	saved, ok, err := s.Recording(ctx, e.RecordID)
@@ -376,6 +413,107 @@ func (s *DB) SaveImport(ctx context.Context, e recordings.Entry) (recordings.Ent
 		return e, fmt.Errorf("reading back recording %s: %v", e.RecordID, err)
 	}
 	return saved, nil
+}
+
+// SaveImports is SaveImport for many recordings in one transaction, for
+// bulk loads (the benchmark's generator) where a commit per recording
+// would dominate.
+func (s *DB) SaveImports(ctx context.Context, es []recordings.Entry) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, e := range es {
+			if err := saveImport(ctx, tx, e); err != nil {
+				return fmt.Errorf("saving recording %s: %w", e.RecordID, err)
+			}
+		}
+		return nil
+	})
+}
+
+func saveImport(ctx context.Context, tx *sql.Tx, e recordings.Entry) error {
+	var breakout string
+	if e.Breakout != nil || len(e.BreakoutRooms) > 0 {
+		raw, err := json.Marshal(breakoutJSON{e.Breakout, e.BreakoutRooms})
+		if err != nil {
+			return err
+		}
+		breakout = string(raw)
+	}
+	now := time.Now().UnixMilli()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO recordings(record_id, meeting_id, internal_meeting_id, name,
+		is_breakout, published, state, start_time, end_time, participants, raw_size, breakout, server_id,
+		protected, publish_set, imported_at, updated_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(record_id) DO UPDATE SET meeting_id = excluded.meeting_id,
+			internal_meeting_id = excluded.internal_meeting_id, name = excluded.name,
+			is_breakout = excluded.is_breakout, published = excluded.published, state = excluded.state,
+			start_time = excluded.start_time, end_time = excluded.end_time,
+			participants = excluded.participants, raw_size = excluded.raw_size,
+			breakout = excluded.breakout,
+			server_id = CASE WHEN excluded.server_id = '' THEN recordings.server_id ELSE excluded.server_id END,
+			protected = excluded.protected, publish_set = recordings.publish_set OR excluded.publish_set,
+			updated_at = excluded.updated_at`,
+		e.RecordID, e.MeetingID, e.InternalMeetingID, e.Name, e.IsBreakout, e.Published, e.State,
+		e.StartTime, e.EndTime, e.Participants, e.RawSize, breakout, e.ServerID, e.Protected,
+		e.PublishSet, now, now); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM recording_formats WHERE record_id = ?", e.RecordID); err != nil {
+		return err
+	}
+	for i, f := range e.Formats {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO recording_formats(record_id, position, format, url, path,
+			processing_time, duration_ms, length, size, extensions) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.RecordID, i, f.Type, storedURL(f.URL, f.Path), f.Path, f.ProcessingTime, f.DurationMS, f.Length, f.Size, f.Extensions); err != nil {
+			return err
+		}
+		for j, t := range f.Thumbnails {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO recording_thumbnails(record_id, format, sequence, width,
+				height, alt, url, path) VALUES(?, ?, ?, ?, ?, ?, ?, ?)`,
+				e.RecordID, f.Type, j, t.Width, t.Height, t.Alt, storedURL(t.URL, t.Path), t.Path); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM recording_meta WHERE record_id = ?", e.RecordID); err != nil {
+		return err
+	}
+	for i, m := range e.Meta {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO recording_meta(record_id, position, key, value) VALUES(?, ?, ?, ?)
+			ON CONFLICT(record_id, key) DO UPDATE SET value = excluded.value`, e.RecordID, i, m.Key, m.Value); err != nil {
+			return err
+		}
+	}
+	// The API's edits win over what the server sent again.
+	rows, err := tx.QueryContext(ctx, "SELECT key, value FROM recording_meta_edits WHERE record_id = ?", e.RecordID)
+	if err != nil {
+		return err
+	}
+	var edits []recordings.MetaEntry
+	for rows.Next() {
+		var key string
+		var value sql.NullString
+		if err := rows.Scan(&key, &value); err != nil {
+			rows.Close()
+			return err
+		}
+		edits = append(edits, recordings.MetaEntry{Key: key, Value: value.String})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return applyMeta(ctx, tx, e.RecordID, edits)
+}
+
+// storedURL is what the index keeps of a link: links are served from the
+// balancer's host, so only the path matters (scalelite keeps the same);
+// the full URL is kept only when it has no usable path. This halves the
+// size of the index.
+func storedURL(url, path string) string {
+	if path != "" {
+		return ""
+	}
+	return url
 }
 
 // applyMeta sets (Value != "") or removes metadata keys of one recording,
@@ -480,6 +618,7 @@ func (s *DB) SetProtected(ctx context.Context, ids []string, protected bool) err
 // changed no row.
 func (s *DB) changeOne(ctx context.Context, query string, args ...any) error {
 	res, err := s.db.ExecContext(ctx, query, args...)
+	s.counts.reset()
 	if err != nil {
 		return err
 	}
@@ -502,7 +641,9 @@ func (s *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := fn(tx); err != nil {
 		return err
 	}
-	return tx.Commit()
+	err = tx.Commit()
+	s.counts.reset()
+	return err
 }
 
 func placeholders(n int) string {

@@ -26,6 +26,7 @@ type DB struct {
 	writes chan writeOp
 	stop   chan struct{}
 	done   chan struct{}
+	counts countCache // totals of paginated recording queries
 }
 
 // Open opens (creating if needed) the SQLite file at path and brings its

@@ -1,0 +1,182 @@
+// Command bbbrecbench measures the recordings index at scale: it fills a
+// database with N generated recordings (once; a later run reuses them),
+// then times getRecordings calls through the real API handler over
+// loopback HTTP and prints the figures as markdown lines.
+//
+//	go run ./cmd/bbbrecbench -n 1000000 -db /tmp/bbbrec.sqlite
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/bbb-balance/bbb_balance/api"
+	"github.com/bbb-balance/bbb_balance/balancer"
+	"github.com/bbb-balance/bbb_balance/bbb"
+	"github.com/bbb-balance/bbb_balance/recordings"
+	"github.com/bbb-balance/bbb_balance/store"
+)
+
+const secret = "bench-secret"
+
+func main() {
+	n := flag.Int("n", 1000000, "recordings in the index")
+	path := flag.String("db", "/tmp/bbbrec.sqlite", "database file (filled once, reused)")
+	queries := flag.Int("queries", 2000, "calls per measured query kind")
+	flag.Parse()
+	ctx := context.Background()
+
+	db, err := store.Open(ctx, *path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	have, err := db.Find(ctx, recordings.Query{States: []string{"any"}, Limit: 1}, func(*recordings.Entry) error { return nil })
+	if err != nil {
+		log.Fatal(err)
+	}
+	if have < *n {
+		start := time.Now()
+		batch := make([]recordings.Entry, 0, 1000)
+		for i := have; i < *n; i++ {
+			batch = append(batch, generate(i))
+			if len(batch) == cap(batch) || i == *n-1 {
+				if err := db.SaveImports(ctx, batch); err != nil {
+					log.Fatal(err)
+				}
+				batch = batch[:0]
+			}
+			if (i+1)%100000 == 0 {
+				log.Printf("%d recordings, %.0f/s", i+1, float64(i+1-have)/time.Since(start).Seconds())
+			}
+		}
+		log.Printf("indexed %d recordings in %s", *n-have, time.Since(start).Round(time.Second))
+	}
+
+	if *queries == 0 {
+		return
+	}
+	front := &api.Front{
+		Verifier:   bbb.NewVerifier([]string{secret}, nil),
+		Pool:       balancer.NewPool(nil),
+		Logger:     zap.NewNop(),
+		Recordings: db,
+	}
+	srv := httptest.NewServer(front)
+	defer srv.Close()
+	client := srv.Client()
+	meetings := *n / recordingsPerMeeting
+
+	fmt.Printf("| query (%d recordings, %d sequential calls each) | p50 | p99 | answer |\n|---|---|---|---|\n", *n, *queries)
+	measure(client, srv.URL, "getRecordings meetingID=<one meeting> (5 recordings)", *queries, func(r *rand.Rand) string {
+		return "meetingID=" + meetingID(r.IntN(meetings))
+	})
+	measure(client, srv.URL, "getRecordings meta_bbb-context=<one course>&limit=100 (a page of 100)", *queries, func(r *rand.Rand) string {
+		return fmt.Sprintf("meta_bbb-context=course-%d&limit=100", r.IntN(courses))
+	})
+	measure(client, srv.URL, "getRecordings meta_bbb-origin=moodle&meta_bbb-context=<course>&limit=100 (two filters ANDed)", *queries, func(r *rand.Rand) string {
+		return fmt.Sprintf("meta_bbb-origin=moodle&meta_bbb-context=course-%d&limit=100", r.IntN(courses))
+	})
+	measure(client, srv.URL, "getRecordings meta_bbb-context=course-1%25&limit=100 (prefix wildcard)", *queries, func(r *rand.Rand) string {
+		return "meta_bbb-context=course-1%25&limit=100"
+	})
+	measure(client, srv.URL, "getRecordings recordID=<one id>", *queries, func(r *rand.Rand) string {
+		return "recordID=" + recordID(r.IntN(*n))
+	})
+	measure(client, srv.URL, "getRecordings limit=100&offset=<random> (newest first, no filter)", *queries/10, func(r *rand.Rand) string {
+		return fmt.Sprintf("limit=100&offset=%d", r.IntN(10000))
+	})
+
+	db.Close()
+	size := fileSize(*path) + fileSize(*path+"-wal")
+	fmt.Printf("\nDatabase: %d recordings in %.0f MiB (%.1f KiB per recording with 2 formats, 3 thumbnails and 4 metadata keys).\n",
+		*n, float64(size)/(1<<20), float64(size)/1024/float64(*n))
+}
+
+func measure(c *http.Client, base, name string, calls int, query func(*rand.Rand) string) {
+	r := rand.New(rand.NewPCG(1, 2))
+	lat := make([]time.Duration, 0, calls)
+	var bytes int64
+	for range calls {
+		q := query(r)
+		u := base + "/bigbluebutton/api/getRecordings?" + q + "&checksum=" + bbb.Checksum(bbb.SHA256, "getRecordings", q, secret)
+		start := time.Now()
+		resp, err := c.Get(u)
+		if err != nil {
+			log.Fatal(err)
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		lat = append(lat, time.Since(start))
+		bytes += n
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	fmt.Printf("| %s | %s | %s | %.0f KiB |\n", name, ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), float64(bytes)/float64(calls)/1024)
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+func fileSize(p string) int64 {
+	st, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// The generated pool: 5 recordings per meeting, 2,000 courses, two
+// front-ends.
+const (
+	recordingsPerMeeting = 5
+	courses              = 2000
+)
+
+func meetingID(m int) string { return fmt.Sprintf("meeting-%07d", m) }
+
+func recordID(i int) string {
+	return fmt.Sprintf("%040x-%013d", i/recordingsPerMeeting, 1700000000000+int64(i)*60000)
+}
+
+func generate(i int) recordings.Entry {
+	id := recordID(i)
+	m := i / recordingsPerMeeting
+	start := 1700000000000 + int64(i)*60000
+	origin := "greenlight"
+	if m%3 == 0 {
+		origin = "moodle"
+	}
+	state := recordings.StatePublished
+	if i%10 == 9 {
+		state = recordings.StateUnpublished
+	}
+	thumbs := make([]recordings.Thumbnail, 3)
+	for t := range thumbs {
+		p := fmt.Sprintf("/presentation/%s/presentation/d2d9a672040fbde2a47a10bf6c37b6a4b5ae187f-1715171203320/thumbnails/thumb-%d.png", id, t+1)
+		thumbs[t] = recordings.Thumbnail{Width: "176", Height: "136", Alt: fmt.Sprintf("Slide %d", t+1), URL: "https://bbb1.example.com" + p, Path: p}
+	}
+	return recordings.Entry{ServerID: "bbb1", Recording: recordings.Recording{
+		RecordID: id, MeetingID: meetingID(m), InternalMeetingID: id, Name: fmt.Sprintf("Lecture %d", m),
+		Published: state == recordings.StatePublished, State: state, StartTime: start, EndTime: start + 3600000,
+		Participants: 1 + i%40, RawSize: 200000000,
+		Meta: []recordings.MetaEntry{
+			{Key: "isBreakout", Value: "false"}, {Key: "meetingId", Value: meetingID(m)},
+			{Key: "bbb-origin", Value: origin}, {Key: "bbb-context", Value: fmt.Sprintf("course-%d", m%courses)},
+		},
+		Formats: []recordings.Format{
+			{Type: "presentation", URL: "https://bbb1.example.com/playback/presentation/2.3/" + id, Path: "/playback/presentation/2.3/" + id,
+				ProcessingTime: 60000, DurationMS: 3600000, Length: 60, Size: 48000000, Thumbnails: thumbs},
+			{Type: "video", URL: "https://bbb1.example.com/playback/video/" + id + "/", Path: "/playback/video/" + id + "/",
+				ProcessingTime: 400000, DurationMS: 3600000, Length: 60, Size: 125000000},
+		},
+	}}
+}
