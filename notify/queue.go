@@ -113,6 +113,13 @@ func (q *Queue) now() time.Time {
 	return time.Now()
 }
 
+func (q *Queue) pollInterval() time.Duration {
+	if q.PollInterval <= 0 {
+		return 5 * time.Second
+	}
+	return q.PollInterval
+}
+
 func (q *Queue) backoff() []time.Duration {
 	if q.Backoff == nil {
 		return DefaultBackoff
@@ -175,6 +182,10 @@ func (q *Queue) Enqueue(ctx context.Context, d Delivery) error {
 type result struct {
 	id   int64
 	next time.Time // when it is due again; zero if it is gone
+	// held: the store could not record the outcome, so the row still
+	// says "due now"; it is kept out of the dispatch until next, so a
+	// failing database does not turn into a stream of requests.
+	held bool
 }
 
 // Run delivers due deliveries until ctx ends, then waits for the attempts
@@ -186,33 +197,37 @@ func (q *Queue) Run(ctx context.Context) {
 	if conc <= 0 {
 		conc = 4
 	}
-	poll := q.PollInterval
-	if poll <= 0 {
-		poll = 5 * time.Second
-	}
+	poll := q.pollInterval()
 	inflight := map[int64]bool{}
 	done := make(chan result)
 	var retries []time.Time // when the retries this queue scheduled fall due
+	held := map[int64]time.Time{}
 	for {
 		wait := time.Duration(-1) // none: only an attempt ending matters
 		if free := conc - len(inflight); free > 0 {
-			// In-flight deliveries are still due in the store: ask for
-			// enough to fill the free slots besides them.
-			due, err := q.Store.DueDeliveries(ctx, q.now(), free+len(inflight))
+			// In-flight and held deliveries are still due in the store:
+			// ask for enough to fill the free slots besides them.
+			due, err := q.Store.DueDeliveries(ctx, q.now(), free+len(inflight)+len(held))
 			if err != nil {
 				if ctx.Err() == nil {
 					q.Logger.Error("reading due deliveries", zap.Error(err))
 				}
 				wait = poll
 			} else {
+				now := q.now()
+				for id, until := range held {
+					if !until.After(now) {
+						delete(held, id)
+					}
+				}
 				for _, d := range due {
-					if inflight[d.ID] || len(inflight) >= conc {
+					if _, h := held[d.ID]; h || inflight[d.ID] || len(inflight) >= conc {
 						continue
 					}
 					inflight[d.ID] = true
 					go func(d Delivery) { done <- q.attempt(ctx, d) }(d)
 				}
-				now := q.now()
+				now = q.now()
 				retries = slices.DeleteFunc(retries, func(t time.Time) bool { return !t.After(now) })
 				wait = poll
 				for _, t := range retries {
@@ -240,6 +255,9 @@ func (q *Queue) Run(ctx context.Context) {
 			delete(inflight, r.id)
 			if !r.next.IsZero() {
 				retries = append(retries, r.next)
+			}
+			if r.held {
+				held[r.id] = r.next
 			}
 		case <-q.wake:
 		case <-timer:
@@ -270,12 +288,15 @@ func (q *Queue) attempt(ctx context.Context, d Delivery) result {
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer scancel()
 	gone := func(outcome string, logf func(string, ...zap.Field), msg string, fields ...zap.Field) result {
+		r := result{id: d.ID}
 		if err := q.Store.DeleteDelivery(sctx, d.ID); err != nil {
+			// It will be made again, once the poll interval has passed.
 			q.Logger.Error("deleting a delivery", zap.Int64("delivery", d.ID), zap.Error(err))
+			r = result{id: d.ID, next: q.now().Add(q.pollInterval()), held: true}
 		}
 		logf(msg, fields...)
 		q.observe(d.Kind, outcome)
-		return result{id: d.ID}
+		return r
 	}
 	var failure string
 	switch {
@@ -301,14 +322,15 @@ func (q *Queue) attempt(ctx context.Context, d Delivery) result {
 			zap.String("error", failure), zap.Time("since", d.CreatedAt))
 	}
 	next := q.now().Add(backoff[attempts-1])
+	r := result{id: d.ID, next: next}
 	if err := q.Store.RescheduleDelivery(sctx, d.ID, attempts, next, failure); err != nil {
-		// It stays due with its old count: retried at the next poll.
+		// Its row keeps the old count and says "due": held here until next.
 		q.Logger.Error("rescheduling a delivery", zap.Int64("delivery", d.ID), zap.Error(err))
-		next = q.now()
+		r.held = true
 	}
 	log.Info("delivery failed; will retry", zap.String("error", failure), zap.Time("next", next))
 	q.observe(d.Kind, ResultRetry)
-	return result{id: d.ID, next: next}
+	return r
 }
 
 // post sends d and returns the status. Errors carry no URL: Go's

@@ -363,3 +363,29 @@ func TestRecordingReady(t *testing.T) {
 		t.Error("RS256 accepted")
 	}
 }
+
+// failingReschedule is a store whose RescheduleDelivery fails.
+type failingReschedule struct{ *store.DB }
+
+func (failingReschedule) RescheduleDelivery(context.Context, int64, int, time.Time, string) error {
+	return fmt.Errorf("disk I/O error")
+}
+
+// When the store cannot record a failure, the row still says "due now";
+// the queue must not hammer the receiver with it.
+func TestStoreFailureDoesNotHammer(t *testing.T) {
+	r := newReceiver(t, 500)
+	ok := newReceiver(t, 200)
+	e := newEnv(t, "", func(q *notify.Queue) {
+		q.Store = failingReschedule{q.Store.(*store.DB)}
+		q.Backoff = []time.Duration{time.Hour}
+	})
+	e.enqueue(t, r.URL, "x")
+	e.expect(t, notify.ResultRetry)
+	// The next dispatch (for this one) would have sent the held one again.
+	e.enqueue(t, ok.URL, "y")
+	e.expect(t, notify.ResultDelivered)
+	if n := r.requests(); n != 1 {
+		t.Fatalf("failing receiver got %d requests, want 1", n)
+	}
+}
