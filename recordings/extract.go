@@ -170,6 +170,11 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 		return bad("entry %q of unsupported type %q", truncate(name, 200), hdr.Typeflag)
 	}
 	isDir := hdr.Typeflag == tar.TypeDir
+	if isDir && hdr.Size != 0 {
+		// The reader would skip the data: a cheap way to make it inflate
+		// a gzip bomb.
+		return bad("directory %q with %d bytes of data", truncate(name, 200), hdr.Size)
+	}
 	if x.count++; x.count > x.lim.MaxFiles {
 		return bad("more than %d entries", x.lim.MaxFiles)
 	}

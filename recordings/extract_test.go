@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -124,6 +125,7 @@ func TestExtractRejects(t *testing.T) {
 		{"char device", with(tarEntry{Name: p + "d", Type: tar.TypeChar}), recordings.Limits{}, "device"},
 		{"block device", with(tarEntry{Name: p + "d", Type: tar.TypeBlock}), recordings.Limits{}, "device"},
 		{"fifo", with(tarEntry{Name: p + "f", Type: tar.TypeFifo}), recordings.Limits{}, "fifo"},
+		{"directory with data", retype(t, with(tarFile(p+"d", "zzzz")), p+"d", tar.TypeDir), recordings.Limits{}, "with 4 bytes of data"},
 		{"duplicate", with(tarFile(p+"cursor.xml", "again")), recordings.Limits{}, "duplicate"},
 		{"below a file", with(tarFile(p+"cursor.xml/x", "x")), recordings.Limits{}, "below the file"},
 		{"too many entries", full, recordings.Limits{MaxFiles: 5}, "more than 5 entries"},
@@ -226,4 +228,27 @@ func FuzzExtract(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// retype changes the type flag of the header of entry name, which tar.Writer
+// would not write (a directory with data).
+func retype(t *testing.T, b []byte, name string, typ byte) []byte {
+	t.Helper()
+	b = bytes.Clone(b)
+	for off := 0; off+512 <= len(b); off += 512 {
+		h := b[off : off+512]
+		if string(bytes.TrimRight(h[:100], "\x00")) != name {
+			continue
+		}
+		h[156] = typ
+		copy(h[148:156], "        ")
+		sum := 0
+		for _, c := range h {
+			sum += int(c)
+		}
+		copy(h[148:156], fmt.Sprintf("%06o\x00 ", sum))
+		return b
+	}
+	t.Fatalf("no header %q", name)
+	return nil
 }

@@ -109,7 +109,7 @@ func buildTar(t testing.TB, es []tarEntry) []byte {
 	for _, e := range es {
 		h := &tar.Header{Name: e.Name, Typeflag: e.Type, Linkname: e.Linkname, Mode: 0o600,
 			ModTime: time.Unix(1715171203, 0), Format: tar.FormatPAX}
-		if h.Typeflag == tar.TypeReg {
+		if h.Typeflag == tar.TypeReg || e.Body != "" {
 			h.Size = int64(len(e.Body))
 		}
 		if e.Type == tar.TypeDir {
@@ -118,7 +118,7 @@ func buildTar(t testing.TB, es []tarEntry) []byte {
 		if err := tw.WriteHeader(h); err != nil {
 			t.Fatalf("tar header %q: %v", e.Name, err)
 		}
-		if e.Body != "" && h.Typeflag == tar.TypeReg {
+		if e.Body != "" {
 			if _, err := tw.Write([]byte(e.Body)); err != nil {
 				t.Fatal(err)
 			}

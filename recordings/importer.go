@@ -89,6 +89,13 @@ type Importer struct {
 
 	passMu  sync.Mutex // one spool pass at a time
 	retries map[string]*retryState
+	future  map[string]futureState
+}
+
+type futureState struct {
+	mod   time.Time
+	size  int64
+	first time.Time
 }
 
 type retryState struct {
@@ -124,7 +131,7 @@ func NewImporter(c ImporterConfig) (*Importer, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Importer{c: c, log: c.Logger, retries: map[string]*retryState{}}, nil
+	return &Importer{c: c, log: c.Logger, retries: map[string]*retryState{}, future: map[string]futureState{}}, nil
 }
 
 // IsTarName reports whether the importer takes a spool file of this name:
@@ -277,7 +284,18 @@ func (im *Importer) ImportSpool(ctx context.Context) (next time.Time, err error)
 				continue
 			}
 		}
-		if settled := fi.ModTime().Add(im.c.Settle); now.Before(settled) {
+		mod := fi.ModTime()
+		if mod.After(now) {
+			// The writer's clock is ahead of ours (a shared filesystem):
+			// count the settle time from when this version was first seen.
+			if f, ok := im.future[name]; ok && f.mod.Equal(mod) && f.size == fi.Size() {
+				mod = f.first
+			} else {
+				im.future[name] = futureState{mod: mod, size: fi.Size(), first: now}
+				mod = now
+			}
+		}
+		if settled := mod.Add(im.c.Settle); now.Before(settled) {
 			soonest(settled)
 			continue
 		}
@@ -286,6 +304,11 @@ func (im *Importer) ImportSpool(ctx context.Context) (next time.Time, err error)
 	for name := range im.retries {
 		if !present[name] {
 			delete(im.retries, name)
+		}
+	}
+	for name := range im.future {
+		if !present[name] {
+			delete(im.future, name)
 		}
 	}
 	sort.Slice(ready, func(i, j int) bool {
