@@ -165,13 +165,30 @@ func parseTarName(name string) (recordID, serverID string) {
 	return stem[:n], s
 }
 
-// Run imports the spool until ctx ends: it first clears what earlier runs
-// left in work/, imports every tar waiting, then watches the spool
+// Run imports the spool until ctx ends: it first takes the library's
+// importer lock (another process holding it: Run stands by until it is
+// free), clears what earlier runs left in work/, imports every tar
+// waiting, then watches the spool
 // (file-system events, plus a scan every ScanInterval as a safety net).
 // When ctx ends, the tar being imported is abandoned safely (it stays in
 // the spool) and Run returns nil.
 func (im *Importer) Run(ctx context.Context) error {
 	lib := im.c.Library
+	release, ok, err := lib.lockSpool()
+	for err == nil && !ok {
+		im.log.Info("another process imports from this recordings library: standing by", zap.String("dir", lib.WorkDir))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(im.c.ScanInterval):
+		}
+		release, ok, err = lib.lockSpool()
+	}
+	if err != nil {
+		im.log.Warn("recordings importer: no cross-process lock", zap.String("dir", lib.WorkDir), zap.Error(err))
+	} else {
+		defer release()
+	}
 	if err := lib.CleanWork(time.Now()); err != nil {
 		im.log.Warn("clearing the recordings work directory", zap.String("dir", lib.WorkDir), zap.Error(err))
 	}

@@ -315,6 +315,9 @@ func (l *Library) CleanWork(cutoff time.Time) error {
 	}
 	var first error
 	for _, e := range entries {
+		if e.Name() == spoolLockName {
+			continue
+		}
 		fi, err := e.Info()
 		if err != nil || !fi.ModTime().Before(cutoff) {
 			continue
@@ -399,3 +402,6 @@ func dedupe(ss []string) []string {
 	}
 	return out
 }
+
+// spoolLockName is the file in work/ whose lock an importing process holds.
+const spoolLockName = ".importer.lock"
