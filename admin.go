@@ -33,6 +33,8 @@ func init() {
 //	POST   /bbb/servers/<id>/panic[?keep_state=true]   end its meetings, forget them, disable it
 //	GET    /bbb/meetings                       the registry
 //	DELETE /bbb/meetings/<meetingID>           end a meeting and forget it
+//	GET    /bbb/recordings                     the recordings index (see admin_recordings.go)
+//	POST   /bbb/recordings/import              import an existing published/ tree
 //
 // With several pools (handlers with different databases), ?database=<path>
 // picks one; calls about a server id find its pool by themselves.
@@ -53,6 +55,8 @@ func (a adminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: "/bbb/servers/", Handler: caddy.AdminHandlerFunc(a.servers)},
 		{Pattern: "/bbb/meetings", Handler: caddy.AdminHandlerFunc(a.meetings)},
 		{Pattern: "/bbb/meetings/", Handler: caddy.AdminHandlerFunc(a.meetings)},
+		{Pattern: "/bbb/recordings", Handler: caddy.AdminHandlerFunc(a.recordings)},
+		{Pattern: "/bbb/recordings/", Handler: caddy.AdminHandlerFunc(a.recordings)},
 	}
 }
 

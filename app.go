@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bbb-balance/bbb_balance/balancer"
+	"github.com/bbb-balance/bbb_balance/bbb"
 	"github.com/bbb-balance/bbb_balance/health"
 )
 
@@ -25,6 +26,7 @@ type App struct {
 
 type stagedConfig struct {
 	settings engineSettings
+	verifier *bbb.Verifier
 	ctx      caddy.Context
 }
 
@@ -34,6 +36,8 @@ type engineSettings struct {
 	servers []balancer.ServerConfig
 	health  health.Config
 	load    balancer.LoadModel
+	// recordings: nil when the config has none.
+	recordings *recordingSettings
 }
 
 // CaddyModule returns the Caddy module information.
@@ -45,7 +49,7 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 }
 
 // stage records what a handler wants of an engine.
-func (a *App) stage(e *engine, st engineSettings, ctx caddy.Context) error {
+func (a *App) stage(e *engine, st engineSettings, verifier *bbb.Verifier, ctx caddy.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.staged == nil {
@@ -54,7 +58,7 @@ func (a *App) stage(e *engine, st engineSettings, ctx caddy.Context) error {
 	if prev, ok := a.staged[e]; ok && !reflect.DeepEqual(prev.settings, st) {
 		return fmt.Errorf("bbb_balance: two handlers share database %s with different settings; give each its own database", e.path)
 	}
-	a.staged[e] = stagedConfig{settings: st, ctx: ctx}
+	a.staged[e] = stagedConfig{settings: st, verifier: verifier, ctx: ctx}
 	return nil
 }
 
@@ -64,7 +68,7 @@ func (a *App) Start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for e, sc := range a.staged {
-		e.apply(sc.settings, sc.ctx.Logger(), eventEmitter(sc.ctx))
+		e.apply(sc.settings, sc.verifier, sc.ctx.Logger(), eventEmitter(sc.ctx))
 	}
 	return nil
 }

@@ -44,6 +44,18 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        new_meeting_size <seats>
 //	        new_meeting_window <duration>
 //	    }
+//	    recordings [<dir>] {
+//	        dir <dir>
+//	        spool_dir | work_dir | failed_dir | published_dir | unpublished_dir <dir>
+//	        public_url <scheme://host>
+//	        scan_interval <duration>
+//	        settle <duration>
+//	        max_size <size>
+//	        max_files <n>
+//	        import_unpublished
+//	        protected
+//	        upload [<max size>]
+//	    }
 //	    server <id> <api-url> {
 //	        secret <secret>
 //	        algorithm sha1|sha256|sha384|sha512
@@ -109,6 +121,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "load":
 			if err := parseLoad(d, h); err != nil {
+				return err
+			}
+		case "recordings":
+			if err := parseRecordings(d, h); err != nil {
 				return err
 			}
 		case "server":

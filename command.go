@@ -120,6 +120,7 @@ func setupBBBCommand(root *cobra.Command) {
 	meetings.AddCommand(mlist, c.leaf("end", "<meetingID>", "Ends a meeting and forgets it", 1, 1, c.meetingsEnd))
 
 	root.AddCommand(servers, meetings)
+	c.addRecordingCommands(root)
 	silence(root)
 }
 

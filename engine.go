@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -14,6 +15,8 @@ import (
 	"github.com/bbb-balance/bbb_balance/bbb"
 	"github.com/bbb-balance/bbb_balance/health"
 	"github.com/bbb-balance/bbb_balance/manage"
+	"github.com/bbb-balance/bbb_balance/notify"
+	"github.com/bbb-balance/bbb_balance/recordings"
 	"github.com/bbb-balance/bbb_balance/store"
 )
 
@@ -34,9 +37,23 @@ type engine struct {
 	// manager carries out operator changes (admin API, scalelite API).
 	manager *manage.Manager
 
+	// queue delivers callbacks (recording ready); it runs from the first
+	// config that goes live.
+	queue *notify.Queue
+	// verifier of the live config: callbacks are signed with its secrets.
+	verifier atomic.Pointer[bbb.Verifier]
+
 	mu   sync.Mutex
 	stop context.CancelFunc // of the poller; nil until a config goes live
 	done chan struct{}
+
+	libraries    map[recordings.LibraryConfig]*recordings.Library
+	importer     *recordings.Importer // of the live config; nil without recordings
+	importing    *recordingSettings   // what importer runs with
+	importerStop context.CancelFunc
+	importerDone chan struct{}
+	queueStop    context.CancelFunc
+	queueDone    chan struct{}
 }
 
 func loadEngine(path string, logger *zap.Logger) (*engine, error) {
@@ -72,6 +89,12 @@ func newEngine(key, path string, logger *zap.Logger) (*engine, error) {
 		pool:   pool,
 		client: client,
 		poller: poller,
+		queue: &notify.Queue{
+			Store:    db,
+			Client:   &http.Client{Transport: newTransport()},
+			Logger:   logger,
+			Observer: func(kind, result string) { metrics.deliveries.WithLabelValues(kind, result).Inc() },
+		},
 		manager: &manage.Manager{
 			Pool:    pool,
 			Client:  client,
@@ -101,7 +124,7 @@ func newTransport() *http.Transport {
 // apply makes a live config's settings the engine's: the server list, the
 // load model and the poller's settings. New servers are polled once before
 // apply returns; the poller starts with the first config that goes live.
-func (e *engine) apply(st engineSettings, logger *zap.Logger, emit func(string, map[string]any)) {
+func (e *engine) apply(st engineSettings, verifier *bbb.Verifier, logger *zap.Logger, emit func(string, map[string]any)) {
 	e.pool.SetLoadModel(st.load)
 	added, notes := e.pool.SetServers(st.servers)
 	for _, n := range notes {
@@ -112,6 +135,7 @@ func (e *engine) apply(st engineSettings, logger *zap.Logger, emit func(string, 
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.applyRecordings(st.recordings, verifier, logger)
 	first := e.stop == nil
 	if first {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -163,6 +187,7 @@ func (e *engine) Destruct() error {
 		e.stop()
 		<-e.done
 	}
+	e.stopRecordings()
 	e.mu.Unlock()
 	e.client.HTTP.CloseIdleConnections()
 	return e.db.Close()

@@ -20,7 +20,23 @@ var metrics = struct {
 	pollDuration prometheus.Histogram
 	pollFailures *prometheus.CounterVec
 	servers      poolCollector
+
+	imports        prometheus.Counter
+	importFailures prometheus.Counter
+	deliveries     *prometheus.CounterVec
 }{
+	imports: prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "bbb", Name: "recordings_imported_total",
+		Help: "Recordings imported from the spool (a re-sent recording counts again).",
+	}),
+	importFailures: prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "bbb", Name: "recording_import_failures_total",
+		Help: "Recording tars moved to the failed directory (the log line says why).",
+	}),
+	deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "bbb", Name: "callback_attempts_total",
+		Help: "Callback delivery attempts, by kind and result (delivered, retry, gave_up, stopped).",
+	}, []string{"kind", "result"}),
 	calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy", Subsystem: "bbb", Name: "api_calls_total",
 		Help: "BBB API calls answered, by call and result (success, redirect, or the messageKey of a failure).",
@@ -46,7 +62,8 @@ var metrics = struct {
 
 // registerMetrics adds the collectors to a config's registry.
 func registerMetrics(reg *prometheus.Registry) error {
-	for _, c := range []prometheus.Collector{metrics.calls, metrics.checksum, metrics.placements, metrics.pollDuration, metrics.pollFailures, metrics.servers} {
+	for _, c := range []prometheus.Collector{metrics.calls, metrics.checksum, metrics.placements, metrics.pollDuration, metrics.pollFailures, metrics.servers,
+		metrics.imports, metrics.importFailures, metrics.deliveries} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {

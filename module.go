@@ -23,6 +23,7 @@ import (
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
 	"github.com/bbb-balance/bbb_balance/health"
+	"github.com/bbb-balance/bbb_balance/recordings"
 	"github.com/bbb-balance/bbb_balance/scaleliteapi"
 )
 
@@ -65,9 +66,13 @@ type Handler struct {
 	HealthFails int `json:"health_fails,omitempty"`
 	// Load weighs what servers report; see balancer.LoadModel.
 	Load *LoadConfig `json:"load,omitempty"`
+	// Recordings: where they arrive and are kept; without it the
+	// recording calls answer "no recordings".
+	Recordings *RecordingsConfig `json:"recordings,omitempty"`
 
 	engine    *engine
 	front     *api.Front
+	upload    http.Handler      // recordings uploaded by the servers; nil unless enabled
 	scalelite *scaleliteapi.API // scalelite's management API, under /scalelite/api/
 	logger    *zap.Logger
 }
@@ -117,19 +122,25 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.engine = eng
-	appIface, err := ctx.App("bbb")
-	if err != nil {
-		return err
-	}
-	if err := appIface.(*App).stage(eng, h.settings(), ctx); err != nil {
-		return err
-	}
-
 	algs := make([]bbb.Algorithm, len(h.ChecksumAlgorithms))
 	for i, a := range h.ChecksumAlgorithms {
 		algs[i], _ = bbb.ParseAlgorithm(a) // checked by validate
 	}
 	verifier := bbb.NewVerifier(h.Secrets, algs)
+	var lib *recordings.Library
+	if h.Recordings != nil {
+		if lib, err = eng.library(h.Recordings.libraryConfig()); err != nil {
+			return err
+		}
+	}
+	appIface, err := ctx.App("bbb")
+	if err != nil {
+		return err
+	}
+	if err := appIface.(*App).stage(eng, h.settings(), verifier, ctx); err != nil {
+		return err
+	}
+
 	h.front = &api.Front{
 		Verifier:      verifier,
 		Pool:          eng.pool,
@@ -138,6 +149,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Timeout:       time.Duration(h.Timeout),
 		FanoutTimeout: time.Duration(h.GetMeetingsTimeout),
 		Observer:      apiObserver{},
+	}
+	if r := h.Recordings; r != nil {
+		h.front.Recordings, h.front.Files, h.front.ReadyURLs = eng.db, lib, eng.db
+		h.front.PublicURL = strings.TrimRight(r.PublicURL, "/")
+		if r.Upload {
+			h.upload = h.uploadHandler(lib)
+		}
 	}
 	h.scalelite = &scaleliteapi.API{Verifier: verifier, Manager: eng.manager, OnChecksumFailure: func(call string) {
 		metrics.checksum.WithLabelValues("scalelite/" + call).Inc()
@@ -171,6 +189,9 @@ func (h *Handler) settings() engineSettings {
 			NewMeetingSize: l.NewMeetingSize, NewMeetingWindow: time.Duration(l.NewMeetingWindow)}
 	}
 	st.load = st.load.WithDefaults()
+	if h.Recordings != nil {
+		st.recordings = h.Recordings.settings()
+	}
 	return st
 }
 
@@ -195,6 +216,11 @@ func (h *Handler) validate() error {
 	}
 	if l := h.Load; l != nil && (l.Meeting < 0 || l.Participant < 0 || l.Voice < 0 || l.Video < 0 || l.NewMeetingSize < 0 || l.NewMeetingWindow < 0) {
 		return fmt.Errorf("bbb_balance: load weights must not be negative")
+	}
+	if h.Recordings != nil {
+		if err := h.Recordings.validate(); err != nil {
+			return err
+		}
 	}
 	seen := map[string]bool{}
 	for i := range h.Servers {
@@ -232,6 +258,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if strings.HasPrefix(r.URL.Path, scaleliteapi.Prefix) {
 		h.scalelite.ServeHTTP(w, r)
+		return nil
+	}
+	if r.URL.Path == UploadPath && h.upload != nil {
+		h.upload.ServeHTTP(w, r)
 		return nil
 	}
 	if r.URL.Path == HealthCheckPath {

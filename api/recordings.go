@@ -404,8 +404,8 @@ func (f *Front) forwardJSON(w http.ResponseWriter, req *request, route balancer.
 	if req.body != nil {
 		ct = req.r.Header.Get("Content-Type")
 	}
-	res, err := f.Client.Do(ctx, route.Server, req.call, req.params, req.body, ct)
-	if err != nil || !json.Valid(res.Body) {
+	body, err := f.Client.DoRaw(ctx, route.Server, req.call, req.params, req.body, ct)
+	if err != nil || !json.Valid(body) {
 		if err == nil {
 			err = errors.New("the answer is not JSON")
 		}
@@ -414,7 +414,7 @@ func (f *Front) forwardJSON(w http.ResponseWriter, req *request, route balancer.
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Write(res.Body)
+	w.Write(body)
 }
 
 // writeJSONFailure is the JSON error shape of the text-track calls.

@@ -419,14 +419,14 @@ func (p *Pool) Route(id string) (Route, bool) {
 	return Route{ServerID: s.ID, Server: s.endpoint}, true
 }
 
-// ServerByHost returns the id of the server whose API URL is on host
-// (host[:port], compared without case): playback links in a recording's
-// metadata name the server that made it.
+// ServerByHost returns the id of the server whose API URL is on host (a
+// host name without port, compared without case): playback links in a
+// recording's metadata name the server that made it.
 func (p *Pool) ServerByHost(host string) (string, bool) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	for _, s := range p.order {
-		if u, err := url.Parse(s.URL); err == nil && strings.EqualFold(u.Host, host) {
+		if u, err := url.Parse(s.URL); err == nil && strings.EqualFold(u.Hostname(), host) {
 			return s.ID, true
 		}
 	}

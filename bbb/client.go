@@ -87,6 +87,21 @@ func (c *Client) Do(ctx context.Context, e Endpoint, call string, q Query, body 
 	return &Result{Envelope: env, Body: data}, nil
 }
 
+// DoRaw calls call like Do and returns the answer's body unparsed, for the
+// calls that answer JSON (the text-track calls).
+func (c *Client) DoRaw(ctx context.Context, e Endpoint, call string, q Query, body io.Reader, contentType string) ([]byte, error) {
+	resp, err := c.send(ctx, e, call, q, body, contentType)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer))
+	if err != nil {
+		return nil, &CallError{call, err}
+	}
+	return data, nil
+}
+
 // Open calls call like Do but hands back the open answer for the caller to
 // stream and close, after checking the HTTP status.
 func (c *Client) Open(ctx context.Context, e Endpoint, call string, q Query) (io.ReadCloser, error) {

@@ -28,6 +28,7 @@ type apiRequest struct {
 	bodyForm   url.Values // form parameters from a POST body, nil otherwise
 	params     url.Values // query + body form (a parameter in both gets two values)
 	body       []byte
+	files      map[string]int64 // multipart file parts: name → size
 	checksumOK bool
 }
 
@@ -45,6 +46,9 @@ var callSpecs = map[string]callSpec{
 	"getMeetings":      {get: true, post: true},
 	"insertDocument":   {post: true, xmlBody: true},
 	"sendChatMessage":  {get: true},
+
+	"getRecordingTextTracks": {get: true, post: true},
+	"putRecordingTextTrack":  {post: true},
 }
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, call string) {
@@ -124,6 +128,12 @@ func (s *Server) parseRequest(call string, r *http.Request, body []byte) *apiReq
 				form, err := multipart.NewReader(bytes.NewReader(body), b).ReadForm(32 << 20)
 				if err == nil {
 					req.bodyForm = url.Values(form.Value)
+					req.files = map[string]int64{}
+					for name, fhs := range form.File {
+						for _, fh := range fhs {
+							req.files[name] += fh.Size
+						}
+					}
 					_ = form.RemoveAll()
 				}
 			}
@@ -187,6 +197,10 @@ func (s *Server) dispatch(w http.ResponseWriter, req *apiRequest) {
 		s.apiInsertDocument(w, req)
 	case "sendChatMessage":
 		s.apiSendChatMessage(w, req)
+	case "getRecordingTextTracks":
+		s.apiGetRecordingTextTracks(w, req)
+	case "putRecordingTextTrack":
+		s.apiPutRecordingTextTrack(w, req)
 	}
 }
 

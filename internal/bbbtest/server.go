@@ -149,6 +149,7 @@ type Server struct {
 	voiceBridges   map[string]*meeting
 	overflowBridge int // past 99999, for servers with more meetings than 5-digit bridges
 	seq            uint64
+	tracks         map[string][]textTrack // text tracks by record id
 
 	rndMu sync.Mutex
 	rnd   *rand.Rand

@@ -1,0 +1,89 @@
+package bbbbalance
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// addRecordingCommands adds `caddy bbb recordings list|import`.
+func (c *bbbCLI) addRecordingCommands(root *cobra.Command) {
+	recs := &cobra.Command{Use: "recordings", Short: "Lists the recordings index and imports existing recordings", RunE: c.group}
+	list := c.leaf("list", "[--meeting ID] [--state S] [--limit N] [--json]", "Lists recordings, newest first", 0, 0, c.recordingsList)
+	list.Flags().String("meeting", "", "Only this meeting's recordings")
+	list.Flags().String("state", "", "published, unpublished, deleted, ... or any (default: published and unpublished)")
+	list.Flags().Int("limit", 100, "At most this many")
+	list.Flags().Bool("json", false, "Print the admin API's JSON")
+	imp := c.leaf("import", "<dir> [--move]", "Imports an existing BBB or scalelite published/ (or unpublished/) directory", 1, 1, c.recordingsImport)
+	imp.Flags().Bool("move", false, "Move the files instead of copying them")
+	recs.AddCommand(list, imp)
+	root.AddCommand(recs)
+}
+
+func (c *bbbCLI) recordingsList(cmd *cobra.Command, _ []string) error {
+	q := url.Values{}
+	if m, _ := cmd.Flags().GetString("meeting"); m != "" {
+		q.Set("meeting", m)
+	}
+	if s, _ := cmd.Flags().GetString("state"); s != "" {
+		q.Set("state", s)
+	}
+	limit, _ := cmd.Flags().GetInt("limit")
+	q.Set("limit", strconv.Itoa(limit))
+	var raw json.RawMessage
+	if err := c.call("GET", "/bbb/recordings?"+q.Encode(), nil, &raw); err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+		return printJSON(w, raw)
+	}
+	var res struct {
+		Total      int             `json:"total"`
+		Recordings []RecordingInfo `json:"recordings"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return fmt.Errorf("unreadable answer of the admin API: %v", err)
+	}
+	if len(res.Recordings) == 0 {
+		fmt.Fprintln(w, "no recordings")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RECORDING\tMEETING\tSTATE\tFORMATS\tSTARTED\tSERVER")
+	for _, r := range res.Recordings {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\n", r.RecordID, r.MeetingID, r.State, r.Formats,
+			time.UnixMilli(r.StartTime).UTC().Format("2006-01-02 15:04"), r.Server)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if res.Total > len(res.Recordings) {
+		fmt.Fprintf(w, "(%d of %d; see --limit)\n", len(res.Recordings), res.Total)
+	}
+	return nil
+}
+
+func (c *bbbCLI) recordingsImport(cmd *cobra.Command, args []string) error {
+	dir, err := filepath.Abs(args[0]) // the running Caddy may have another working directory
+	if err != nil {
+		return err
+	}
+	move, _ := cmd.Flags().GetBool("move")
+	var rep ImportReport
+	if err := c.call("POST", "/bbb/recordings/import", map[string]any{"dir": dir, "move": move}, &rep); err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "%d recording(s) imported from %s\n", rep.Imported, dir)
+	for _, s := range rep.Skipped {
+		fmt.Fprintf(w, "skipped %s: %s\n", s.Path, s.Reason)
+	}
+	return nil
+}
