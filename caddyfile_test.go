@@ -73,6 +73,9 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		"server algorithm":      {"bbb_balance {\n secret s\n server a http://a/api {\n  secret x\n  algorithm sha3\n }\n}", `unknown checksum algorithm "sha3"`},
 		"unknown setting":       {"bbb_balance {\n secret s\n colour blue\n}", `unknown subdirective "colour", at Testfile:3`},
 		"bad duration":          {"bbb_balance {\n secret s\n timeout soon\n}", `timeout: "soon" is not a positive duration`},
+		"recordings no dir":     {"bbb_balance {\n secret s\n recordings {\n  settle 1s\n }\n}", "recordings: give a directory"},
+		"recordings bad size":   {"bbb_balance {\n secret s\n recordings /r {\n  max_size lots\n }\n}", `max_size: "lots" is not a size (like 20GiB), at Testfile:4`},
+		"recordings unknown":    {"bbb_balance {\n secret s\n recordings /r {\n  colour blue\n }\n}", `recordings: unknown setting "colour", at Testfile:4`},
 	}
 	for name, c := range cases {
 		var h Handler
@@ -96,6 +99,8 @@ func TestValidateJSONConfig(t *testing.T) {
 		"server no secret": {Handler{Secrets: []string{"s"}, Servers: []balancer.ServerConfig{{ID: "a", URL: "http://a/api"}}}, "server a: no secret"},
 		"duplicate": {Handler{Secrets: []string{"s"}, Servers: []balancer.ServerConfig{
 			{ID: "a", URL: "http://a/api", Secret: "x"}, {ID: "a", URL: "http://b/api", Secret: "y"}}}, "server a is declared twice"},
+		"recordings no dir":  {Handler{Secrets: []string{"s"}, Recordings: &RecordingsConfig{SpoolDir: "/s"}}, "recordings: give dir"},
+		"recordings bad url": {Handler{Secrets: []string{"s"}, Recordings: &RecordingsConfig{Dir: "/r", PublicURL: "bbb.example.com"}}, "must start with https://"},
 	}
 	for name, c := range cases {
 		if err := c.h.validate(); err == nil || !strings.Contains(err.Error(), c.want) {
