@@ -197,10 +197,13 @@ func (im *Importer) Run(ctx context.Context) error {
 	if err := lib.CleanWork(time.Now()); err != nil {
 		im.log.Warn("clearing the recordings work directory", zap.String("dir", lib.WorkDir), zap.Error(err))
 	}
-	kick := make(chan struct{}, 1)
-	poke := func() {
+	// Create and Rename (a complete file renamed in) ask for a pass now;
+	// Write (a file being written in place) for one after Settle, so a
+	// long write costs one pass, not one per event.
+	kick, written := make(chan struct{}, 1), make(chan struct{}, 1)
+	poke := func(c chan struct{}) {
 		select {
-		case kick <- struct{}{}:
+		case c <- struct{}{}:
 		default:
 		}
 	}
@@ -218,16 +221,19 @@ func (im *Importer) Run(ctx context.Context) error {
 						if !ok {
 							return
 						}
-						if ev.Has(fsnotify.Create) || ev.Has(fsnotify.Rename) || ev.Has(fsnotify.Write) {
-							poke()
+						switch {
+						case ev.Has(fsnotify.Create) || ev.Has(fsnotify.Rename):
+							poke(kick)
+						case ev.Has(fsnotify.Write):
+							poke(written)
 						}
 					case err, ok := <-w.Errors:
 						if !ok {
 							return
 						}
-						// An overflow lost events: a scan finds what they said.
+						// An overflow lost events: a pass finds what they said.
 						im.log.Debug("recordings spool watcher", zap.Error(err))
-						poke()
+						poke(kick)
 					}
 				}
 			}()
@@ -237,6 +243,13 @@ func (im *Importer) Run(ctx context.Context) error {
 	defer scan.Stop()
 	wake := time.NewTimer(time.Hour)
 	defer wake.Stop()
+	var wakeAt time.Time
+	arm := func(t time.Time) {
+		if wakeAt.IsZero() || t.Before(wakeAt) {
+			wakeAt = t
+			wake.Reset(max(t.Sub(im.c.Now()), 10*time.Millisecond))
+		}
+	}
 	for {
 		next, err := im.ImportSpool(ctx)
 		if ctx.Err() != nil {
@@ -246,16 +259,24 @@ func (im *Importer) Run(ctx context.Context) error {
 			im.log.Warn("recordings spool scan", zap.String("dir", lib.SpoolDir), zap.Error(err))
 		}
 		wake.Stop()
+		wakeAt = time.Time{}
 		if !next.IsZero() {
-			// A tar still settling or waiting for a retry: look again then.
-			wake.Reset(max(next.Sub(im.c.Now()), 10*time.Millisecond))
+			arm(next) // a tar still settling or waiting for a retry
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-kick:
-		case <-scan.C:
-		case <-wake.C:
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-kick:
+				break wait
+			case <-scan.C:
+				break wait
+			case <-wake.C:
+				break wait
+			case <-written:
+				arm(im.c.Now().Add(im.c.Settle))
+			}
 		}
 	}
 }

@@ -560,6 +560,35 @@ func TestRunPicksUpRenamedTar(t *testing.T) {
 	}
 }
 
+// A tar written in place (not renamed in) is taken once it settled: the
+// pass after the events is scheduled Settle later, not by the scan.
+func TestRunTakesTarWrittenInPlaceAfterSettle(t *testing.T) {
+	r := newImportRig(t)
+	im := r.importer(func(c *recordings.ImporterConfig) {
+		c.ScanInterval = time.Hour
+		c.Settle = 100 * time.Millisecond
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- im.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	// Run is watching once its first pass found the spool empty; a tar
+	// renamed in proves it.
+	r.spool(recID(1)+".tar", recordingTar(t, recID(1), true, "video"))
+	r.awaitRow(recID(1))
+	id := recID(2)
+	if err := os.WriteFile(filepath.Join(r.lib.SpoolDir, id+".tar"), recordingTar(t, id, true, "presentation"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.awaitRow(id)
+	r.consistent(id)
+}
+
 func (r *importRig) awaitRow(id string) {
 	r.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
