@@ -148,6 +148,34 @@ func IsTarName(name string) bool {
 	return strings.HasSuffix(name, ".tar") || strings.HasSuffix(name, ".tar.gz") || strings.HasSuffix(name, ".tgz")
 }
 
+// claimName is the spool name of a tar being imported: it starts with a
+// dot, so no pass takes it, and names the tar it came from.
+func claimName(name string) string { return "." + name + ".importing" }
+
+// unclaim gives a claimed tar its name back, unless a newer tar of the
+// same name arrived meanwhile: the newer one holds every format the
+// server had published when it was sent, so the older one goes.
+func unclaim(claimed, p string) {
+	if _, err := os.Lstat(p); err == nil {
+		os.Remove(claimed)
+		return
+	}
+	os.Rename(claimed, p)
+}
+
+// recoverClaims puts back the tars a crashed import had claimed. It must
+// not run beside an import (ImportSpool holds passMu; ImportTar called on
+// its own must not overlap a pass).
+func recoverClaims(spool string) {
+	entries, _ := os.ReadDir(spool)
+	for _, e := range entries {
+		name := e.Name()
+		if orig, ok := strings.CutSuffix(strings.TrimPrefix(name, "."), ".importing"); ok && strings.HasPrefix(name, ".") && IsTarName(orig) {
+			unclaim(filepath.Join(spool, name), filepath.Join(spool, orig))
+		}
+	}
+}
+
 // parseTarName reads "<recordID>.<serverID>.tar" (the upload endpoint's
 // names; serverID is url.PathEscape-d and may hold dots). Other names
 // give "", "".
@@ -290,6 +318,9 @@ func (im *Importer) ImportSpool(ctx context.Context) (next time.Time, err error)
 	im.passMu.Lock()
 	defer im.passMu.Unlock()
 	spool := im.c.Library.SpoolDir
+	// No import is under way (passes take turns): a claim left in the
+	// spool is a crashed one.
+	recoverClaims(spool)
 	entries, err := os.ReadDir(spool)
 	if err != nil {
 		return next, err
@@ -384,7 +415,7 @@ func (im *Importer) ImportSpool(ctx context.Context) (next time.Time, err error)
 			st.attempts++
 			if st.attempts >= im.c.MaxAttempts {
 				reason := fmt.Sprintf("gave up after %d attempts: %v", st.attempts, err)
-				if im.reject(p, reason) == nil {
+				if im.reject(p, c.name, reason) == nil {
 					delete(im.retries, c.name)
 				} else {
 					st.stuck = true
@@ -408,7 +439,12 @@ func (im *Importer) ImportSpool(ctx context.Context) (next time.Time, err error)
 // moved to failed/ and the error wraps ErrBadRecording; on any other error
 // the tar stays where it is, to be tried again. A tar of a recording
 // deleted through the API is dropped (deleted recordings stay deleted).
-func (im *Importer) ImportTar(ctx context.Context, p string) error {
+//
+// The tar is first claimed: renamed to a name no pass takes (see
+// claimName), so a newer tar of the same recording sent meanwhile lands
+// beside it instead of being removed with it. On a transient error the
+// claim goes back to its name, unless a newer tar took it.
+func (im *Importer) ImportTar(ctx context.Context, p string) (err error) {
 	name := filepath.Base(p)
 	nameID, serverID := parseTarName(name)
 	// Lstat first: opening a fifo would block, a symlink leads anywhere.
@@ -416,10 +452,19 @@ func (im *Importer) ImportTar(ctx context.Context, p string) error {
 		return err
 	} else if !fi.Mode().IsRegular() {
 		err := bad("%s is not a regular file", name)
-		im.reject(p, err.Error())
+		im.reject(p, name, err.Error())
 		return err
 	}
-	f, err := os.Open(p)
+	claimed := filepath.Join(filepath.Dir(p), claimName(name))
+	if err := os.Rename(p, claimed); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil && !errors.Is(err, ErrBadRecording) {
+			unclaim(claimed, p)
+		}
+	}()
+	f, err := os.Open(claimed)
 	if err != nil {
 		return err
 	}
@@ -435,7 +480,7 @@ func (im *Importer) ImportTar(ctx context.Context, p string) error {
 	}
 	if err != nil {
 		if errors.Is(err, ErrBadRecording) {
-			im.reject(p, err.Error())
+			im.reject(claimed, name, err.Error())
 		}
 		return err
 	}
@@ -444,7 +489,7 @@ func (im *Importer) ImportTar(ctx context.Context, p string) error {
 	if errors.Is(err, errDeleted) {
 		im.log.Info("recording was deleted through the API: its tar is dropped",
 			zap.String("file", name), zap.String("record_id", st.RecordID))
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := os.Remove(claimed); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		return nil
@@ -455,7 +500,7 @@ func (im *Importer) ImportTar(ctx context.Context, p string) error {
 	if err := im.flush(); err != nil {
 		return err // the tar stays: importing it again is harmless
 	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := os.Remove(claimed); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		// Imported all the same; the next pass imports it again, harmlessly.
 		im.log.Warn("recording imported but its tar could not be removed", zap.String("file", name), zap.Error(err))
 	}
@@ -603,9 +648,8 @@ func (im *Importer) install(ctx context.Context, st *Staged, serverID string) (E
 
 // reject moves a spool file to failed/ beside a <name>.error file saying
 // why, logs it and tells the observer.
-func (im *Importer) reject(p, reason string) error {
+func (im *Importer) reject(p, name, reason string) error {
 	lib := im.c.Library
-	name := filepath.Base(p)
 	im.log.Warn("recording tar rejected", zap.String("file", name), zap.String("reason", reason))
 	if im.c.Observer != nil {
 		im.c.Observer.Failed(reason)

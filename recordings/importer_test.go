@@ -680,3 +680,56 @@ func BenchmarkImportTar(b *testing.B) {
 		}
 	}
 }
+
+// hookStore runs hook inside SaveImport, before committing.
+type hookStore struct {
+	*store.DB
+	hook func()
+}
+
+func (s *hookStore) SaveImport(ctx context.Context, e recordings.Entry) (recordings.Entry, error) {
+	if s.hook != nil {
+		s.hook()
+		s.hook = nil
+	}
+	return s.DB.SaveImport(ctx, e)
+}
+
+// A newer tar of the same name sent while the older one is being imported
+// must survive that import (the server published another format).
+func TestNewerTarDuringImportIsKept(t *testing.T) {
+	r := newImportRig(t)
+	ctx := context.Background()
+	id := recID(7)
+	p := r.spool(id+".tar", recordingTar(t, id, true, "presentation"))
+	hs := &hookStore{DB: r.db, hook: func() { r.spool(id+".tar", recordingTar(t, id, true, "presentation", "video")) }}
+	im := r.importer(func(c *recordings.ImporterConfig) { c.Store = hs })
+	if err := im.ImportTar(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if names := r.spoolNames(); len(names) != 1 || names[0] != id+".tar" {
+		t.Fatalf("spool after the first import: %v, want the newer tar", names)
+	}
+	if _, err := im.ImportSpool(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e := r.consistent(id); len(e.Formats) != 2 {
+		t.Fatalf("after the newer tar: %d formats", len(e.Formats))
+	}
+}
+
+// A claim left by a crashed import goes back to the spool on the next pass.
+func TestCrashedClaimIsRecovered(t *testing.T) {
+	r := newImportRig(t)
+	id := recID(8)
+	if err := os.WriteFile(filepath.Join(r.lib.SpoolDir, "."+id+".tar.importing"), recordingTar(t, id, true, "presentation"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.importer(nil).ImportSpool(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.consistent(id)
+	if names := r.spoolNames(); len(names) != 0 {
+		t.Fatalf("spool: %v", names)
+	}
+}

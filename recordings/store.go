@@ -63,7 +63,8 @@ type Store interface {
 	// SaveImport writes an imported recording in one transaction:
 	// fields, formats, thumbnails and metadata are replaced by e's, then
 	// the metadata edits made through UpdateMeta are applied again over
-	// them. It returns the entry as stored.
+	// them. It returns the entry as stored; an error means nothing was
+	// committed.
 	SaveImport(ctx context.Context, e Entry) (Entry, error)
 	// SetPublished sets the published flag and state of a recording and
 	// marks it PublishSet.

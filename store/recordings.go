@@ -408,11 +408,13 @@ func (s *DB) SaveImport(ctx context.Context, e recordings.Entry) (recordings.Ent
 	if err := s.inTx(ctx, func(tx *sql.Tx) error { return saveImport(ctx, tx, e) }); err != nil {
 		return e, fmt.Errorf("saving recording %s: %w", e.RecordID, err)
 	}
-	saved, ok, err := s.Recording(ctx, e.RecordID)
-	if err != nil || !ok {
-		return e, fmt.Errorf("reading back recording %s: %v", e.RecordID, err)
+	// Committed: an error from here on would make the importer undo files
+	// of a row that stays. Without the read-back, e is what was written
+	// (short of re-applied metadata edits).
+	if saved, ok, err := s.Recording(ctx, e.RecordID); err == nil && ok {
+		return saved, nil
 	}
-	return saved, nil
+	return e, nil
 }
 
 // SaveImports is SaveImport for many recordings in one transaction, for
