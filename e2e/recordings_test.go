@@ -369,3 +369,43 @@ func TestRecordingUpload(t *testing.T) {
 		t.Fatalf("uploaded recording's server: %+v", listing)
 	}
 }
+
+// An existing BBB (or scalelite) published/ tree moves over in one
+// command, and the CLI lists the index.
+func TestCLIRecordingsImport(t *testing.T) {
+	dir := t.TempDir()
+	startPool(t, 1, fmt.Sprintf("\t\trecordings %s {\n\t\t\tsettle 1ms\n\t\t}", dir))
+	old := t.TempDir() // like /var/bigbluebutton/published on a BBB server
+	var ids []string
+	for i := range 3 {
+		r := rectest.Recording{MeetingID: fmt.Sprintf("old-%d", i), Published: true, StartTime: 1700000000000 + int64(i)}.WithDefaults()
+		ids = append(ids, r.ID)
+		for _, e := range r.Entries("presentation", "video") {
+			p := filepath.Join(old, e.Name)
+			if e.Type == rectest.Dir("").Type {
+				os.MkdirAll(p, 0o755)
+				continue
+			}
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			if err := os.WriteFile(p, []byte(e.Body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	os.MkdirAll(filepath.Join(old, "presentation", "not-a-recording"), 0o755)
+
+	out := cli(t, "recordings", "import", old)
+	if !strings.Contains(out, "3 recording(s) imported") || !strings.Contains(out, "skipped presentation/not-a-recording") {
+		t.Fatalf("import said:\n%s", out)
+	}
+	for _, id := range ids {
+		if !exists(filepath.Join(dir, "published", "video", id, "metadata.xml")) || !exists(filepath.Join(old, "video", id, "metadata.xml")) {
+			t.Fatalf("%s: not copied into the library, or the source was not kept", id)
+		}
+	}
+	list := cli(t, "recordings", "list")
+	if strings.Count(list, "[presentation video]") != 3 || !strings.Contains(list, ids[2]) {
+		t.Fatalf("list:\n%s", list)
+	}
+	cliFail(t, "no such file or directory", "recordings", "import", filepath.Join(old, "missing"))
+}
