@@ -16,6 +16,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"time"
 
@@ -24,6 +26,7 @@ import (
 	"github.com/bbb-balance/bbb_balance/api"
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
+	"github.com/bbb-balance/bbb_balance/internal/rectest"
 	"github.com/bbb-balance/bbb_balance/recordings"
 	"github.com/bbb-balance/bbb_balance/store"
 )
@@ -34,8 +37,13 @@ func main() {
 	n := flag.Int("n", 1000000, "recordings in the index")
 	path := flag.String("db", "/tmp/bbbrec.sqlite", "database file (filled once, reused)")
 	queries := flag.Int("queries", 2000, "calls per measured query kind")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the measured calls to this file")
+	imports := flag.Int("import", 0, "also time the import of this many recording tars (2 formats each) from a spool")
 	flag.Parse()
 	ctx := context.Background()
+	if *imports > 0 {
+		measureImport(ctx, *imports)
+	}
 
 	db, err := store.Open(ctx, *path)
 	if err != nil {
@@ -72,6 +80,14 @@ func main() {
 		Logger:     zap.NewNop(),
 		Recordings: db,
 	}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	srv := httptest.NewServer(front)
 	defer srv.Close()
 	client := srv.Client()
@@ -101,6 +117,51 @@ func main() {
 	size := fileSize(*path) + fileSize(*path+"-wal")
 	fmt.Printf("\nDatabase: %d recordings in %.0f MiB (%.1f KiB per recording with 2 formats, 3 thumbnails and 4 metadata keys).\n",
 		*n, float64(size)/(1<<20), float64(size)/1024/float64(*n))
+}
+
+// measureImport times the importer on n tars waiting in a spool, as after
+// a burst of published recordings: extraction, metadata parsing, the
+// moves into published/, one transaction and a file-system flush each.
+func measureImport(ctx context.Context, n int) {
+	root, err := os.MkdirTemp("", "bbbrecbench-import-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(root)
+	lib, err := recordings.NewLibrary(recordings.LibraryConfig{Root: root})
+	if err != nil {
+		log.Fatal(err)
+	}
+	db, err := store.Open(ctx, filepath.Join(root, "import.sqlite"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	var bytes int64
+	for i := range n {
+		r := rectest.Recording{MeetingID: fmt.Sprintf("import-%d", i), Published: true}
+		b, err := r.Tar("presentation", "video")
+		if err != nil {
+			log.Fatal(err)
+		}
+		bytes += int64(len(b))
+		if err := os.WriteFile(filepath.Join(lib.SpoolDir, r.WithDefaults().ID+".tar"), b, 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+	im, err := recordings.NewImporter(recordings.ImporterConfig{Library: lib, Store: db, Settle: -1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := im.ImportSpool(ctx); err != nil {
+		log.Fatal(err)
+	}
+	took := time.Since(start)
+	left, _ := os.ReadDir(lib.SpoolDir)
+	fmt.Printf("Import: %d tars (2 formats, %d files, %.0f KiB each) in %s = %.0f recordings/s (%d left in the spool).\n\n",
+		n, len(rectest.Recording{}.Entries("presentation", "video")), float64(bytes)/float64(n)/1024, took.Round(time.Millisecond),
+		float64(n)/took.Seconds(), len(left))
 }
 
 func measure(c *http.Client, base, name string, calls int, query func(*rand.Rand) string) {
