@@ -1,17 +1,21 @@
 // Command bbbload sends BBB API calls as fast as a number of clients can and
-// reports the rate and latency. It is the load half of bench/run.sh.
+// reports the rate and latency. It is the load half of the bench/ scripts.
 //
 //	bbbload -url http://127.0.0.1:9100 -secret S -call join -c 32 -d 10s
 //
-// -call join      creates -meetings meetings, then joins them round-robin
+// The calls (-call):
 //
-//	(the answer must be a 302)
+//	join         creates -meetings meetings, then joins them round-robin (each answer must be a 302)
+//	create       creates a new meeting per request (must be SUCCESS)
+//	getmeetings  getMeetings (must be SUCCESS and, with -want-meetings N, list N meetings)
+//	get          plain GETs of -url as is (for a ceiling such as respond)
 //
-// -call create    creates a new meeting per request (must be SUCCESS)
-// -call get       plain GETs of -url as is (for a ceiling such as respond)
+// -n stops after that many requests (to fill a pool with -call create); the
+// rate is then taken over the time they took.
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -32,12 +36,14 @@ func main() {
 	var (
 		base     = flag.String("url", "http://127.0.0.1:9100", "balancer (or BBB server) base URL, without /bigbluebutton/api")
 		secret   = flag.String("secret", "", "secret to sign with")
-		call     = flag.String("call", "join", "join, create or get")
+		call     = flag.String("call", "join", "join, create, getmeetings or get")
 		clients  = flag.Int("c", 32, "concurrent clients")
 		duration = flag.Duration("d", 10*time.Second, "how long to send")
 		meetings = flag.Int("meetings", 50, "meetings to join (join)")
 		warmup   = flag.Duration("warmup", time.Second, "load sent before measuring")
 		label    = flag.String("label", "", "name printed with the result")
+		limit    = flag.Uint64("n", 0, "stop after this many requests (0: run for -d)")
+		want     = flag.Int("want-meetings", -1, "getmeetings: the number of meetings every answer must list (-1: any)")
 	)
 	flag.Parse()
 	api := strings.TrimSuffix(*base, "/") + "/bigbluebutton/api/"
@@ -73,13 +79,26 @@ func main() {
 			id := fmt.Sprintf("c-%d-%d", run, seq.Add(1))
 			return sign("create", "name=Load&meetingID="+id), wantSuccess
 		}
+	case "getmeetings":
+		u := sign("getMeetings", "")
+		check := func(resp *http.Response, body []byte) error {
+			if err := wantSuccess(resp, body); err != nil {
+				return err
+			}
+			if n := bytes.Count(body, []byte("<meeting>")); *want >= 0 && n != *want {
+				return fmt.Errorf("%d meetings listed, want %d", n, *want)
+			}
+			return nil
+		}
+		next = func(uint64) (string, func(*http.Response, []byte) error) { return u, check }
 	case "get":
 		next = func(uint64) (string, func(*http.Response, []byte) error) { return *base, wantAny }
 	default:
 		fail("unknown -call %q", *call)
 	}
 
-	measure := func(d time.Duration) (n int, errs int, lat []time.Duration) {
+	measure := func(d time.Duration, limit uint64) (n int, errs int, lat []time.Duration, took time.Duration) {
+		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()
 		var mu sync.Mutex
@@ -93,7 +112,11 @@ func main() {
 				var mine []time.Duration
 				bad := 0
 				for ctx.Err() == nil {
-					u, check := next(counter.Add(1))
+					i := counter.Add(1)
+					if limit > 0 && i > limit {
+						break
+					}
+					u, check := next(i)
 					t0 := time.Now()
 					err := do(client, u, check)
 					if ctx.Err() != nil {
@@ -115,12 +138,16 @@ func main() {
 		if e := firstErr.Load(); e != nil {
 			fmt.Fprintf(os.Stderr, "bbbload: first error: %s\n", e)
 		}
-		return len(lat), errs, lat
+		return len(lat), errs, lat, time.Since(start)
 	}
 	if *warmup > 0 {
-		measure(*warmup)
+		measure(*warmup, 0)
 	}
-	n, errs, lat := measure(*duration)
+	n, errs, lat, took := measure(*duration, *limit)
+	window := *duration
+	if *limit > 0 {
+		window = took
+	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	pct := func(p float64) time.Duration {
 		if len(lat) == 0 {
@@ -129,7 +156,7 @@ func main() {
 		return lat[int(p*float64(len(lat)-1))]
 	}
 	fmt.Printf("%s call=%s clients=%d requests=%d errors=%d rate=%.0f/s p50=%s p99=%s\n",
-		*label, *call, *clients, n, errs, float64(n)/duration.Seconds(), pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond))
+		*label, *call, *clients, n, errs, float64(n)/window.Seconds(), pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond))
 	if errs > 0 {
 		os.Exit(1)
 	}
