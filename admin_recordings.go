@@ -10,7 +10,7 @@ import (
 
 // Recording routes of the admin API:
 //
-//	GET  /bbb/recordings[?meeting=<id>&state=<s,...|any>&limit=<n>&offset=<n>]
+//	GET  /bbb/recordings[?meeting=<id>&tenant=<name>&state=<s,...|any>&limit=<n>&offset=<n>]
 //	                                 the index, newest first (default limit 100)
 //	POST /bbb/recordings/import      import an existing BBB or scalelite tree:
 //	                                 {"dir": "/var/bigbluebutton/published", "move": false}
@@ -28,6 +28,7 @@ type RecordingInfo struct {
 	Server    string   `json:"server,omitempty"`
 	Formats   []string `json:"formats"`
 	Size      int64    `json:"size"`
+	Tenant    string   `json:"tenant,omitempty"`
 }
 
 // ImportReport is the answer of POST /bbb/recordings/import.
@@ -77,7 +78,10 @@ func (adminAPI) recordings(w http.ResponseWriter, r *http.Request) error {
 
 func listRecordings(w http.ResponseWriter, r *http.Request, e *engine) error {
 	qs := r.URL.Query()
-	q := recordings.Query{Limit: 100}
+	q := recordings.Query{Limit: 100, AllTenants: true}
+	if t, ok := qs["tenant"]; ok {
+		q.Tenant, q.AllTenants = t[0], false
+	}
 	if m := qs.Get("meeting"); m != "" {
 		q.MeetingIDs = []string{m}
 	}
@@ -97,7 +101,7 @@ func listRecordings(w http.ResponseWriter, r *http.Request, e *engine) error {
 	total, err := e.db.Find(r.Context(), q, func(rec *recordings.Entry) error {
 		info := RecordingInfo{RecordID: rec.RecordID, MeetingID: rec.MeetingID, Name: rec.Name, State: rec.State,
 			Published: rec.Published, Protected: rec.Protected, StartTime: rec.StartTime, EndTime: rec.EndTime,
-			Server: rec.ServerID, Formats: []string{}, Size: rec.Size()}
+			Server: rec.ServerID, Formats: []string{}, Size: rec.Size(), Tenant: rec.Tenant}
 		for _, f := range rec.Formats {
 			info.Formats = append(info.Formats, f.Type)
 		}

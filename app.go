@@ -10,8 +10,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bbb-balance/bbb_balance/balancer"
-	"github.com/bbb-balance/bbb_balance/bbb"
 	"github.com/bbb-balance/bbb_balance/health"
+	"github.com/bbb-balance/bbb_balance/tenants"
 )
 
 // App is loaded implicitly by every bbb_balance handler. Its only job is
@@ -26,7 +26,7 @@ type App struct {
 
 type stagedConfig struct {
 	settings engineSettings
-	verifier *bbb.Verifier
+	tenants  *tenants.Set
 	ctx      caddy.Context
 }
 
@@ -49,7 +49,7 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 }
 
 // stage records what a handler wants of an engine.
-func (a *App) stage(e *engine, st engineSettings, verifier *bbb.Verifier, ctx caddy.Context) error {
+func (a *App) stage(e *engine, st engineSettings, set *tenants.Set, ctx caddy.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.staged == nil {
@@ -58,7 +58,7 @@ func (a *App) stage(e *engine, st engineSettings, verifier *bbb.Verifier, ctx ca
 	if prev, ok := a.staged[e]; ok && !reflect.DeepEqual(prev.settings, st) {
 		return fmt.Errorf("bbb_balance: two handlers share database %s with different settings; give each its own database", e.path)
 	}
-	a.staged[e] = stagedConfig{settings: st, verifier: verifier, ctx: ctx}
+	a.staged[e] = stagedConfig{settings: st, tenants: set, ctx: ctx}
 	return nil
 }
 
@@ -68,7 +68,7 @@ func (a *App) Start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for e, sc := range a.staged {
-		e.apply(sc.settings, sc.verifier, sc.ctx.Logger(), eventEmitter(sc.ctx))
+		e.apply(sc.settings, sc.tenants, sc.ctx.Logger(), eventEmitter(sc.ctx))
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package bbbbalance
 
 import (
+	"math"
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
@@ -55,6 +56,23 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        import_unpublished
 //	        protected
 //	        upload [<max size>]
+//	    }
+//	    create|join {
+//	        default <param> <value>
+//	        override <param> <value>
+//	        exclude <param> [<param>...]
+//	    }
+//	    max_duration <minutes>
+//	    tenant <name> {
+//	        secret <secret> [<secret>...]
+//	        host <host> [<host>...]
+//	        path_prefix </prefix>
+//	        tag <tag>
+//	        max_meetings <n>
+//	        max_attendees <n>
+//	        max_duration <minutes>
+//	        create { ... }
+//	        join { ... }
 //	    }
 //	    server <id> <api-url> {
 //	        secret <secret>
@@ -127,6 +145,32 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := parseRecordings(d, h); err != nil {
 				return err
 			}
+		case "create", "join":
+			call := d.Val()
+			p, err := parseParams(d)
+			if err != nil {
+				return err
+			}
+			if call == "create" {
+				h.Create = p
+			} else {
+				h.Join = p
+			}
+		case "max_duration":
+			if err := parseMinutes(d, &h.MaxDuration); err != nil {
+				return err
+			}
+		case "tenant":
+			t, err := parseTenant(d)
+			if err != nil {
+				return err
+			}
+			for _, other := range h.Tenants {
+				if other.Name == t.Name {
+					return d.Errf("tenant %s is declared twice", t.Name)
+				}
+			}
+			h.Tenants = append(h.Tenants, t)
 		case "server":
 			s, err := parseServer(d, seen)
 			if err != nil {
@@ -182,7 +226,7 @@ func parseServer(d *caddyfile.Dispenser, seen map[string]bool) (balancer.ServerC
 				return s, d.ArgErr()
 			}
 			f, err := strconv.ParseFloat(w, 64)
-			if err != nil || f <= 0 {
+			if err != nil || !(f > 0) || math.IsInf(f, 0) {
 				return s, d.Errf("server %s: weight %q is not a positive number", s.ID, w)
 			}
 			s.Weight = f
@@ -260,7 +304,7 @@ func parseLoad(d *caddyfile.Dispenser, h *Handler) error {
 			return d.ArgErr()
 		}
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 {
+		if err != nil || !(f >= 0) || math.IsInf(f, 0) {
 			return d.Errf("load: %s %q is not a number of at least 0", name, v)
 		}
 		*into = f

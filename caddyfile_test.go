@@ -75,6 +75,14 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		"bad duration":          {"bbb_balance {\n secret s\n timeout soon\n}", `timeout: "soon" is not a positive duration`},
 		"recordings no dir":     {"bbb_balance {\n secret s\n recordings {\n  settle 1s\n }\n}", "recordings: give a directory"},
 		"recordings bad size":   {"bbb_balance {\n secret s\n recordings /r {\n  max_size lots\n }\n}", `max_size: "lots" is not a size (like 20GiB), at Testfile:4`},
+		"tenant no secret":      {"bbb_balance {\n secret s\n tenant a {\n  host a.example\n }\n}", "tenant a: no secret, at Testfile:5"},
+		"tenant bad name":       {"bbb_balance {\n secret s\n tenant School_A {\n  secret x\n }\n}", `tenant "School_A": a name is lower-case`},
+		"tenant twice":          {"bbb_balance {\n secret s\n tenant a {\n  secret x\n }\n tenant a {\n  secret y\n }\n}", "tenant a is declared twice, at Testfile:8"},
+		"bad param rule":        {"bbb_balance {\n secret s\n create {\n  force record true\n }\n}", `create: unknown rule "force" (want default, override or exclude), at Testfile:4`},
+		"default without value": {"bbb_balance {\n secret s\n join {\n  default x\n }\n}", "join: want `default <param> <value>`, at Testfile:4"},
+		"bad max_duration":      {"bbb_balance {\n secret s\n max_duration 1h\n}", `max_duration: "1h" is not a whole number of minutes`},
+		"nan weight":            {"bbb_balance {\n secret s\n server a http://a/api {\n  secret x\n  weight NaN\n }\n}", `weight "NaN" is not a positive number`},
+		"inf load":              {"bbb_balance {\n secret s\n load {\n  participant +Inf\n }\n}", `participant "+Inf" is not a number of at least 0`},
 		"recordings unknown":    {"bbb_balance {\n secret s\n recordings /r {\n  colour blue\n }\n}", `recordings: unknown setting "colour", at Testfile:4`},
 	}
 	for name, c := range cases {

@@ -18,6 +18,7 @@ import (
 	"github.com/bbb-balance/bbb_balance/notify"
 	"github.com/bbb-balance/bbb_balance/recordings"
 	"github.com/bbb-balance/bbb_balance/store"
+	"github.com/bbb-balance/bbb_balance/tenants"
 )
 
 // engines holds one engine per database file. A reload that keeps the
@@ -40,8 +41,8 @@ type engine struct {
 	// queue delivers callbacks (recording ready); it runs from the first
 	// config that goes live.
 	queue *notify.Queue
-	// verifier of the live config: callbacks are signed with its secrets.
-	verifier atomic.Pointer[bbb.Verifier]
+	// tenants of the live config: callbacks are signed with their secrets.
+	tenants atomic.Pointer[tenants.Set]
 
 	mu   sync.Mutex
 	stop context.CancelFunc // of the poller; nil until a config goes live
@@ -124,7 +125,7 @@ func newTransport() *http.Transport {
 // apply makes a live config's settings the engine's: the server list, the
 // load model and the poller's settings. New servers are polled once before
 // apply returns; the poller starts with the first config that goes live.
-func (e *engine) apply(st engineSettings, verifier *bbb.Verifier, logger *zap.Logger, emit func(string, map[string]any)) {
+func (e *engine) apply(st engineSettings, set *tenants.Set, logger *zap.Logger, emit func(string, map[string]any)) {
 	e.pool.SetLoadModel(st.load)
 	added, notes := e.pool.SetServers(st.servers)
 	for _, n := range notes {
@@ -135,7 +136,8 @@ func (e *engine) apply(st engineSettings, verifier *bbb.Verifier, logger *zap.Lo
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.applyRecordings(st.recordings, verifier, logger)
+	e.tenants.Store(set)
+	e.applyRecordings(st.recordings, logger)
 	first := e.stop == nil
 	if first {
 		ctx, cancel := context.WithCancel(context.Background())

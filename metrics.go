@@ -21,10 +21,15 @@ var metrics = struct {
 	pollFailures *prometheus.CounterVec
 	servers      poolCollector
 
+	limitHits      *prometheus.CounterVec
 	imports        prometheus.Counter
 	importFailures prometheus.Counter
 	deliveries     *prometheus.CounterVec
 }{
+	limitHits: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "bbb", Name: "tenant_limit_hits_total",
+		Help: "Creates and joins refused by a tenant's limit, by tenant and limit (meetings, attendees).",
+	}, []string{"tenant", "limit"}),
 	imports: prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "caddy", Subsystem: "bbb", Name: "recordings_imported_total",
 		Help: "Recordings imported from the spool (a re-sent recording counts again).",
@@ -63,7 +68,7 @@ var metrics = struct {
 // registerMetrics adds the collectors to a config's registry.
 func registerMetrics(reg *prometheus.Registry) error {
 	for _, c := range []prometheus.Collector{metrics.calls, metrics.checksum, metrics.placements, metrics.pollDuration, metrics.pollFailures, metrics.servers,
-		metrics.imports, metrics.importFailures, metrics.deliveries} {
+		metrics.imports, metrics.importFailures, metrics.deliveries, metrics.limitHits} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {
@@ -86,6 +91,10 @@ func (apiObserver) Call(call, result string) {
 
 func (apiObserver) Placement(server string) { metrics.placements.WithLabelValues(server).Inc() }
 
+func (apiObserver) LimitHit(tenant, limit string) {
+	metrics.limitHits.WithLabelValues(tenant, limit).Inc()
+}
+
 func observePoll(server string, took time.Duration, err error) {
 	metrics.pollDuration.Observe(took.Seconds())
 	if err != nil {
@@ -103,6 +112,9 @@ var (
 	descVideos   = serverDesc("server_videos", "Webcams on the server at its last poll.")
 	descOnline   = serverDesc("server_online", "1 if the server is online (answering its polls).")
 	descState    = prometheus.NewDesc("caddy_bbb_server_state", "1 for the server's admin state (enabled, cordoned, disabled).", []string{"server", "state"}, nil)
+
+	descTenantMeetings  = prometheus.NewDesc("caddy_bbb_tenant_meetings", "Meetings of the tenant in the registry.", []string{"tenant"}, nil)
+	descTenantAttendees = prometheus.NewDesc("caddy_bbb_tenant_attendees", "Participants in the tenant's meetings (last poll, plus joins since).", []string{"tenant"}, nil)
 )
 
 func serverDesc(name, help string) *prometheus.Desc {
@@ -110,7 +122,7 @@ func serverDesc(name, help string) *prometheus.Desc {
 }
 
 func (poolCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLoad, descMeetings, descUsers, descVideos, descOnline, descState} {
+	for _, d := range []*prometheus.Desc{descLoad, descMeetings, descUsers, descVideos, descOnline, descState, descTenantMeetings, descTenantAttendees} {
 		ch <- d
 	}
 }
@@ -128,6 +140,13 @@ func (poolCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descOnline, boolFloat(s.Online), s.ID)
 			for _, st := range []balancer.State{balancer.Enabled, balancer.Cordoned, balancer.Disabled} {
 				gauge(descState, boolFloat(s.State == st), s.ID, string(st))
+			}
+		}
+		if set := e.tenants.Load(); set != nil {
+			for _, t := range set.Named() {
+				m, u := e.pool.Usage(t.MeetingID(""))
+				gauge(descTenantMeetings, float64(m), t.Name)
+				gauge(descTenantAttendees, float64(u), t.Name)
 			}
 		}
 	}

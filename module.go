@@ -25,6 +25,7 @@ import (
 	"github.com/bbb-balance/bbb_balance/health"
 	"github.com/bbb-balance/bbb_balance/recordings"
 	"github.com/bbb-balance/bbb_balance/scaleliteapi"
+	"github.com/bbb-balance/bbb_balance/tenants"
 )
 
 func init() {
@@ -70,6 +71,19 @@ type Handler struct {
 	// recording calls answer "no recordings".
 	Recordings *RecordingsConfig `json:"recordings,omitempty"`
 
+	// Create and Join are parameter rules for every create and join
+	// (scalelite's DEFAULT_/OVERRIDE_/..._EXCLUDE_PARAMS); a tenant's own
+	// rules come on top.
+	Create *tenants.Params `json:"create,omitempty"`
+	Join   *tenants.Params `json:"join,omitempty"`
+	// MaxDuration caps every meeting's duration, in minutes
+	// (scalelite's MAX_MEETING_DURATION).
+	MaxDuration int `json:"max_duration,omitempty"`
+	// Tenants share the pool, each with its own secrets, meetings,
+	// recordings, rules and limits. Without tenants, the handler's
+	// secrets are the only front-end.
+	Tenants []TenantConfig `json:"tenants,omitempty"`
+
 	engine    *engine
 	front     *api.Front
 	upload    http.Handler      // recordings uploaded by the servers; nil unless enabled
@@ -100,6 +114,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	for i, s := range h.Secrets {
 		h.Secrets[i] = repl.ReplaceKnown(s, "")
 	}
+	h.expandTenantSecrets(repl)
 	for i := range h.Servers {
 		h.Servers[i].Secret = repl.ReplaceKnown(h.Servers[i].Secret, "")
 		h.Servers[i].URL = repl.ReplaceKnown(h.Servers[i].URL, "")
@@ -126,7 +141,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	for i, a := range h.ChecksumAlgorithms {
 		algs[i], _ = bbb.ParseAlgorithm(a) // checked by validate
 	}
-	verifier := bbb.NewVerifier(h.Secrets, algs)
+	tenantSet, err := h.tenantSet(algs)
+	if err != nil {
+		return err
+	}
+	verifier := tenantSet.Default.Verifier
 	var lib *recordings.Library
 	if h.Recordings != nil {
 		if lib, err = eng.library(h.Recordings.libraryConfig()); err != nil {
@@ -137,12 +156,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := appIface.(*App).stage(eng, h.settings(), verifier, ctx); err != nil {
+	if err := appIface.(*App).stage(eng, h.settings(), tenantSet, ctx); err != nil {
 		return err
 	}
 
 	h.front = &api.Front{
-		Verifier:      verifier,
+		Tenants:       tenantSet,
 		Pool:          eng.pool,
 		Client:        eng.client,
 		Logger:        h.logger,
@@ -252,7 +271,7 @@ const HealthCheckPath = "/health_check"
 // ServeHTTP answers the BBB API, scalelite's management API and the health
 // check, and passes other requests on.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if _, ok := api.CallName(r.URL.Path); ok {
+	if h.front.Handles(r) {
 		h.front.ServeHTTP(w, r)
 		return nil
 	}

@@ -88,8 +88,7 @@ func (e *engine) library(c recordings.LibraryConfig) (*recordings.Library, error
 // applyRecordings runs the importer of the live config: started with the
 // first config that has recordings, restarted when its settings change,
 // stopped when a config drops them. Called with e.mu held.
-func (e *engine) applyRecordings(st *recordingSettings, verifier *bbb.Verifier, logger *zap.Logger) {
-	e.verifier.Store(verifier)
+func (e *engine) applyRecordings(st *recordingSettings, logger *zap.Logger) {
 	if e.queueStop == nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		e.queue.Logger = logger.Named("callbacks")
@@ -123,6 +122,10 @@ func (e *engine) applyRecordings(st *recordingSettings, verifier *bbb.Verifier, 
 		ServerForHost: func(host string) string {
 			id, _ := e.pool.ServerByHost(host)
 			return id
+		},
+		TenantOf: func(serverMeetingID string) (string, string) {
+			t, id := e.tenants.Load().Owner(serverMeetingID)
+			return t.Name, id
 		},
 		Observer: importEvents{e},
 	})
@@ -159,7 +162,13 @@ func (e *engine) recordingReady(rec recordings.Entry) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	logger := e.queue.Logger
-	url, tag, ok, err := e.db.ReadyURL(ctx, rec.MeetingID)
+	set := e.tenants.Load()
+	t, known := set.Lookup(rec.Tenant)
+	if !known {
+		logger.Warn("recording of an unknown tenant: no recording-ready callback", zap.String("recording", rec.RecordID), zap.String("tenant", rec.Tenant))
+		return
+	}
+	url, tag, ok, err := e.db.ReadyURL(ctx, t.MeetingID(rec.MeetingID))
 	if err != nil {
 		logger.Error("reading the recording-ready URL failed", zap.String("recording", rec.RecordID), zap.Error(err))
 		return
@@ -167,8 +176,8 @@ func (e *engine) recordingReady(rec recordings.Entry) {
 	if !ok {
 		url = rec.RecordingReadyURL()
 	}
-	v := e.verifier.Load()
-	if url == "" || v == nil {
+	v := t.Verifier
+	if url == "" {
 		return
 	}
 	alg := "HS256"

@@ -4,7 +4,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"io"
 	"mime"
@@ -17,6 +19,7 @@ import (
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
 	"github.com/bbb-balance/bbb_balance/recordings"
+	"github.com/bbb-balance/bbb_balance/tenants"
 )
 
 // Prefix is the path under which BBB serves its API.
@@ -24,7 +27,7 @@ const Prefix = "/bigbluebutton/api"
 
 // Front serves the BBB API for a pool.
 type Front struct {
-	Verifier      *bbb.Verifier
+	Tenants       *tenants.Set // who may call, with which secrets and rules
 	Pool          *balancer.Pool
 	Client        *bbb.Client
 	Logger        *zap.Logger
@@ -45,6 +48,9 @@ type Front struct {
 type Observer interface {
 	Call(call, result string)
 	Placement(server string)
+	// LimitHit is told when a tenant's limit ("meetings", "attendees")
+	// refused a create or a join.
+	LimitHit(tenant, limit string)
 }
 
 // request is one API call after its parameters have been gathered.
@@ -54,6 +60,7 @@ type request struct {
 	meetingID string    // decoded
 	body      io.Reader // an XML body to stream through (create, insertDocument), or nil
 	secret    string    // the front-end secret that signed the call
+	tenant    *tenants.Tenant
 	r         *http.Request
 }
 
@@ -67,15 +74,24 @@ func CallName(path string) (string, bool) {
 	return strings.TrimPrefix(rest, "/"), true
 }
 
+// Handles reports whether r is an API call (under Prefix, after a
+// tenant's path prefix).
+func (f *Front) Handles(r *http.Request) bool {
+	_, path := f.Tenants.Resolve(r.Host, r.URL.Path)
+	_, ok := CallName(path)
+	return ok
+}
+
 // ServeHTTP answers one API call. Paths outside Prefix get unsupportedRequest.
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t, path := f.Tenants.Resolve(r.Host, r.URL.Path)
 	if f.Observer == nil {
-		f.serve(w, r)
+		f.serve(w, r, t, path)
 		return
 	}
 	rec := &resultRecorder{ResponseWriter: w}
-	f.serve(rec, r)
-	call, _ := CallName(r.URL.Path)
+	f.serve(rec, r, t, path)
+	call, _ := CallName(path)
 	if _, known := handlers[call]; !known && call != "" {
 		call = "unsupported"
 	} else if call == "" {
@@ -84,8 +100,8 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.Observer.Call(call, rec.result())
 }
 
-func (f *Front) serve(w http.ResponseWriter, r *http.Request) {
-	call, ok := CallName(r.URL.Path)
+func (f *Front) serve(w http.ResponseWriter, r *http.Request, t *tenants.Tenant, path string) {
+	call, ok := CallName(path)
 	if !ok {
 		bbb.WriteError(w, bbb.KeyUnsupportedRequest, bbb.MsgUnsupported)
 		return
@@ -99,7 +115,7 @@ func (f *Front) serve(w http.ResponseWriter, r *http.Request) {
 		bbb.WriteError(w, bbb.KeyUnsupportedRequest, bbb.MsgUnsupported)
 		return
 	}
-	req, errKey, errMsg := f.gather(call, h, r)
+	req, errKey, errMsg := f.gather(call, h, r, t)
 	if errKey != "" {
 		if call == "join" {
 			f.joinError(w, r.URL.Query(), errKey, errMsg)
@@ -190,8 +206,8 @@ const maxForm = 1 << 20
 // travel in the query string, except for a POST form, whose body holds them
 // (signed as call + secret when the query is empty, BBB 3.0). An XML body
 // is not part of the checksum and is streamed through untouched.
-func (f *Front) gather(call string, h handler, r *http.Request) (*request, string, string) {
-	req := &request{call: call, r: r}
+func (f *Front) gather(call string, h handler, r *http.Request, t *tenants.Tenant) (*request, string, string) {
+	req := &request{call: call, r: r, tenant: t}
 	signed, sum, hasSum := bbb.SplitChecksum(r.URL.RawQuery)
 	req.params = bbb.Query(signed)
 
@@ -220,7 +236,7 @@ func (f *Front) gather(call string, h handler, r *http.Request) (*request, strin
 
 	var err error
 	if hasSum {
-		req.secret, err = f.Verifier.Signer(call, signed, sum)
+		req.secret, err = t.Verifier.Signer(call, signed, sum)
 	} else {
 		err = bbb.ErrChecksumMissing
 	}
@@ -270,6 +286,23 @@ func (f *Front) forward(w http.ResponseWriter, req *request, route balancer.Rout
 		bbb.WriteError(w, bbb.KeyInternalError, failMsg)
 		return nil, false
 	}
-	bbb.WriteXML(w, res.Body)
+	bbb.WriteXML(w, req.unscope(res.Body, route.MeetingID))
 	return res, true
+}
+
+// unscope turns the server's id of the tenant's meeting back into the one
+// the front-end knows, in an answer about that meeting.
+func (req *request) unscope(body []byte, serverID string) []byte {
+	if req.tenant == nil || req.tenant.Name == "" || serverID == "" {
+		return body
+	}
+	return bytes.ReplaceAll(body, meetingIDElement(serverID), meetingIDElement(req.meetingID))
+}
+
+func meetingIDElement(id string) []byte {
+	var b bytes.Buffer
+	b.WriteString("<meetingID>")
+	xml.EscapeText(&b, []byte(id))
+	b.WriteString("</meetingID>")
+	return b.Bytes()
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
 	"github.com/bbb-balance/bbb_balance/recordings"
+	"github.com/bbb-balance/bbb_balance/tenants"
 )
 
 // Failure texts for calls whose server gave no usable answer (scalelite's
@@ -25,12 +27,18 @@ const (
 	msgInsertFailed = "Unable to insert document on server."
 )
 
-// meetingKey is the registry key of the meeting a call is about.
-func meetingKey(req *request) string { return req.meetingID }
+// meetingKey is the registry key of the meeting a call is about, which is
+// also the id its server knows it by: scoped by the tenant.
+func meetingKey(req *request) string {
+	if req.meetingID == "" {
+		return ""
+	}
+	return req.tenant.MeetingID(req.meetingID)
+}
 
 // paramsFor returns the parameters to send to the meeting's server.
 func paramsFor(req *request, route balancer.Route) bbb.Query {
-	if route.MeetingID == meetingKey(req) {
+	if route.MeetingID == req.meetingID {
 		return req.params
 	}
 	return req.params.With("meetingID", route.MeetingID)
@@ -42,12 +50,36 @@ func (f *Front) create(w http.ResponseWriter, req *request) {
 		bbb.WriteError(w, bbb.KeyMissingMeetingID, bbb.MsgMissingMeetingID)
 		return
 	}
+	t := req.tenant
+	if f.Tenants.Reserved(t, req.meetingID) {
+		bbb.WriteError(w, bbb.KeyValidationError, "Invalid meeting ID")
+		return
+	}
 	ctx := req.r.Context()
+	req.params = t.Create.Apply(req.params)
+	if t.MaxDuration > 0 {
+		if d, err := strconv.Atoi(req.params.Get("duration")); err != nil || d <= 0 || d > t.MaxDuration {
+			req.params = req.params.With("duration", strconv.Itoa(t.MaxDuration))
+		}
+	}
+	tags := req.params.Get(serverTagParam)
+	if t.Tag != "" {
+		tags = t.Tag
+	}
+	if t.MaxMeetings > 0 {
+		if _, err := f.Pool.Lookup(key); errors.Is(err, balancer.ErrUnknownMeeting) {
+			if n, _ := f.Pool.Usage(t.MeetingID("")); n >= t.MaxMeetings {
+				f.limitHit(t, "meetings")
+				bbb.WriteError(w, KeyMaxMeetings, MsgMaxMeetings)
+				return
+			}
+		}
+	}
 	maxParticipants, _ := strconv.Atoi(req.params.Get("maxParticipants"))
 	pl, err := f.Pool.Place(ctx, balancer.Request{
 		Key:             key,
 		MeetingID:       key,
-		Tags:            req.params.Get(serverTagParam),
+		Tags:            tags,
 		MaxParticipants: maxParticipants,
 	})
 	var tagErr *balancer.TagError
@@ -125,6 +157,21 @@ func (f *Front) takeReadyURL(params bbb.Query) (bbb.Query, string) {
 // serverTagParam chooses servers by tag (scalelite's meta_server-tag).
 const serverTagParam = "meta_server-tag"
 
+// The answers to calls beyond a tenant's limits. BBB has no limit of
+// meetings per front-end; its own key for a full meeting serves joins.
+const (
+	KeyMaxMeetings  = "maxMeetingsReached"
+	MsgMaxMeetings  = "The number of meetings allowed for this front-end has been reached."
+	MsgMaxAttendees = "The number of participants allowed for this front-end has been reached."
+)
+
+func (f *Front) limitHit(t *tenants.Tenant, limit string) {
+	f.Logger.Warn("tenant limit reached", zap.String("tenant", t.Name), zap.String("limit", limit))
+	if f.Observer != nil {
+		f.Observer.LimitHit(t.Name, limit)
+	}
+}
+
 func (f *Front) join(w http.ResponseWriter, req *request) {
 	key := meetingKey(req)
 	switch {
@@ -134,6 +181,14 @@ func (f *Front) join(w http.ResponseWriter, req *request) {
 	case strings.TrimSpace(req.params.Get("fullName")) == "":
 		f.joinError(w, req.params.Values(), bbb.KeyMissingFullName, bbb.MsgMissingFullName)
 		return
+	}
+	t := req.tenant
+	if t.MaxAttendees > 0 {
+		if _, n := f.Pool.Usage(t.MeetingID("")); n >= t.MaxAttendees {
+			f.limitHit(t, "attendees")
+			f.joinError(w, req.params.Values(), bbb.KeyMaxParticipants, MsgMaxAttendees)
+			return
+		}
 	}
 	route, err := f.Pool.Join(key)
 	switch {
@@ -147,7 +202,7 @@ func (f *Front) join(w http.ResponseWriter, req *request) {
 	// The browser goes straight to the server; the balancer is out of the
 	// way for the rest of the session. (No http.Redirect: its HTML body and
 	// URL cleaning cost a tenth of a join.)
-	w.Header().Set("Location", route.Server.CallURL("join", paramsFor(req, route)))
+	w.Header().Set("Location", route.Server.CallURL("join", t.Join.Apply(paramsFor(req, route))))
 	w.WriteHeader(http.StatusFound)
 }
 
@@ -239,7 +294,7 @@ func (f *Front) getMeetingInfo(w http.ResponseWriter, req *request) {
 }
 
 func (f *Front) insertDocument(w http.ResponseWriter, req *request) {
-	f.meetingCall(w, req, bbb.KeyNotFound, "Meeting with id ["+meetingKey(req)+"] not found.", msgInsertFailed)
+	f.meetingCall(w, req, bbb.KeyNotFound, "Meeting with id ["+req.meetingID+"] not found.", msgInsertFailed)
 }
 
 func (f *Front) sendChatMessage(w http.ResponseWriter, req *request) {
@@ -263,7 +318,18 @@ func (f *Front) getMeetings(w http.ResponseWriter, req *request) {
 	wg.Wait()
 	var all []bbb.MeetingXML
 	for _, a := range answers {
-		all = append(all, a...)
+		for _, m := range a {
+			// Each tenant sees its own meetings, by the ids it knows.
+			owner, id := f.Tenants.Owner(m.MeetingID)
+			if owner != req.tenant {
+				continue
+			}
+			if id != m.MeetingID {
+				m.Inner = bytes.Replace(m.Inner, meetingIDElement(m.MeetingID), meetingIDElement(id), 1)
+				m.MeetingID = id
+			}
+			all = append(all, m)
+		}
 	}
 	bbb.WriteXML(w, bbb.MeetingsXML(all))
 }

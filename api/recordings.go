@@ -101,6 +101,7 @@ func (f *Front) getRecordings(w http.ResponseWriter, req *request) {
 		RecordIDs:  splitList(p.Get("recordID")),
 		MeetingIDs: splitList(p.Get("meetingID")),
 		States:     splitList(strings.ToLower(p.Get("state"))),
+		Tenant:     req.tenant.Name,
 	}
 	for _, m := range metaParams(p) {
 		q.Meta = append(q.Meta, recordings.MetaFilter{Key: m.Key, Value: m.Value})
@@ -197,7 +198,8 @@ func (f *Front) listedRecordings(w http.ResponseWriter, req *request, keep func(
 	}
 	out := found[:0]
 	for i := range found {
-		if keep == nil || keep(&found[i]) {
+		// Another tenant's recordings look absent.
+		if found[i].Tenant == req.tenant.Name && (keep == nil || keep(&found[i])) {
 			out = append(out, found[i])
 		}
 	}
@@ -383,7 +385,7 @@ func (f *Front) recordingServer(w http.ResponseWriter, req *request, id, notFoun
 		writeJSONFailure(w, bbb.KeyInternalError, msgIndexFailed)
 		return balancer.Route{}, false
 	}
-	if !found || e.State == recordings.StateDeleted {
+	if !found || e.State == recordings.StateDeleted || e.Tenant != req.tenant.Name {
 		writeJSONFailure(w, bbb.KeyNoRecordings, notFoundMsg)
 		return balancer.Route{}, false
 	}

@@ -107,6 +107,7 @@ func (p *Pool) applyMeetings(s *server, poll Poll, ch *Change) {
 	for _, m := range poll.Meetings {
 		if pm := s.placed[m.MeetingID]; pm != nil {
 			pm.participants, pm.running = m.ParticipantCount, m.Running
+			pm.joins.Store(0)
 		}
 	}
 	var base float64

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bbb-balance/bbb_balance/bbb"
@@ -30,10 +31,11 @@ type MeetingRecord struct {
 
 type meeting struct {
 	MeetingRecord
-	confirmed    time.Time // when a server answered SUCCESS to a create; zero until then
-	size         float64   // expected size, for the reserve until a poll sees it
-	participants int       // at the last poll
-	running      bool      // at the last poll
+	confirmed    time.Time    // when a server answered SUCCESS to a create; zero until then
+	size         float64      // expected size, for the reserve until a poll sees it
+	participants int          // at the last poll
+	running      bool         // at the last poll
+	joins        atomic.Int32 // joins sent since the last poll
 }
 
 // MeetingStatus is a registry entry with what the last poll saw of it.
@@ -360,8 +362,28 @@ func (p *Pool) Join(key string) (Route, error) {
 	r, s, err := p.lookup(key)
 	if err == nil {
 		s.joins.Add(1)
+		p.mu.RLock()
+		if m := p.meetings[key]; m != nil {
+			m.joins.Add(1)
+		}
+		p.mu.RUnlock()
 	}
 	return r, err
+}
+
+// Usage counts the meetings whose key starts with prefix and their
+// participants (at the last poll, plus joins sent since): a tenant's
+// share of the pool, for its limits and metrics.
+func (p *Pool) Usage(prefix string) (meetings, participants int) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	for key, m := range p.meetings {
+		if strings.HasPrefix(key, prefix) {
+			meetings++
+			participants += m.participants + int(m.joins.Load())
+		}
+	}
+	return meetings, participants
 }
 
 func (p *Pool) lookup(key string) (Route, *server, error) {

@@ -282,3 +282,29 @@ func TestRouteAndServerByHost(t *testing.T) {
 		t.Fatal("unknown server has a route")
 	}
 }
+
+func TestUsageByPrefix(t *testing.T) {
+	p := NewPool(newMemStore())
+	setOnline(p, servers(2))
+	ctx := context.Background()
+	for _, key := range []string{"a~1", "a~2", "b~1", "plain"} {
+		pl, err := p.Place(ctx, Request{Key: key, MeetingID: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Confirm(ctx, key, key, pl.ServerID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		if _, err := p.Join("a~1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m, u := p.Usage("a~"); m != 2 || u != 3 {
+		t.Fatalf("a~: %d meetings %d participants, want 2 and 3", m, u)
+	}
+	if m, u := p.Usage("b~"); m != 1 || u != 0 {
+		t.Fatalf("b~: %d meetings %d participants, want 1 and 0", m, u)
+	}
+}

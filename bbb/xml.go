@@ -32,6 +32,8 @@ const (
 	KeyMissingPublish       = "missingParamPublish"
 	KeyInvalidMeetingID     = "invalidMeetingIdentifier"
 	KeyMissingFullName      = "missingParamFullName"
+	KeyValidationError      = "validationError"
+	KeyMaxParticipants      = "maxParticipantsReached"
 )
 
 // Messages that go with the keys above, as BBB words them.

@@ -50,7 +50,11 @@ type recordingsAnswer struct {
 
 func getRecordings(t *testing.T, c *client, query string) recordingsAnswer {
 	t.Helper()
-	a := c.get(t, "getRecordings", query)
+	return parseRecordings(t, query, c.get(t, "getRecordings", query))
+}
+
+func parseRecordings(t *testing.T, query string, a answer) recordingsAnswer {
+	t.Helper()
 	var r recordingsAnswer
 	if err := xml.Unmarshal([]byte(a.Raw), &r); err != nil {
 		t.Fatalf("getRecordings?%s: %v\n%s", query, err, a.Raw)

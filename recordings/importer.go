@@ -62,7 +62,11 @@ type ImporterConfig struct {
 	// no mapping. A tar named <recordID>.<serverID>.tar names its server
 	// itself, which wins.
 	ServerForHost func(host string) string
-	Observer      Observer // nil: none
+	// TenantOf maps the meeting id a server knows (the recording's
+	// meetingID) to the tenant that owns the meeting and the id its
+	// front-end knows (tenants.Set.Owner); nil: no tenants.
+	TenantOf func(serverMeetingID string) (tenant, meetingID string)
+	Observer Observer // nil: none
 	// MaxAttempts bounds the imports of one tar that fail for a reason
 	// not its own (database, disk): after that many, it is moved to
 	// failed/ (default DefaultMaxAttempts). Between attempts the importer
@@ -554,6 +558,18 @@ func (im *Importer) install(ctx context.Context, st *Staged, serverID string) (E
 	}
 	published := st.Recording.Published && !im.c.ImportUnpublished
 	e := Entry{Recording: st.Recording, ServerID: serverID, Protected: im.c.ProtectByDefault}
+	if im.c.TenantOf != nil {
+		e.Tenant, e.MeetingID = im.c.TenantOf(e.MeetingID)
+		if e.Tenant != "" {
+			// The front-end knows its meeting by its own id.
+			e.Meta = append([]MetaEntry(nil), e.Meta...)
+			for i := range e.Meta {
+				if e.Meta[i].Key == "meetingId" {
+					e.Meta[i].Value = e.MeetingID
+				}
+			}
+		}
+	}
 	if exists {
 		e.Protected = old.Protected
 		if old.PublishSet {

@@ -18,6 +18,9 @@ type Entry struct {
 	// PublishSet is true once publishRecordings changed the recording:
 	// a re-import then keeps its published state.
 	PublishSet bool
+	// Tenant owns the recording ("" the default tenant); MeetingID is
+	// then the id that tenant's front-end knows.
+	Tenant string
 }
 
 // State values of a recording (bbb-api.md §2.8).
@@ -46,6 +49,9 @@ type Query struct {
 	Meta       []MetaFilter
 	Offset     int
 	Limit      int // 0: no limit
+	// Tenant: only this tenant's recordings, unless AllTenants.
+	Tenant     string
+	AllTenants bool
 }
 
 // Store is the recordings index. store.DB implements it on SQLite.

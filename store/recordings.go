@@ -18,7 +18,7 @@ import (
 
 const recordingColumns = `r.record_id, r.meeting_id, r.internal_meeting_id, r.name, r.is_breakout,
 	r.published, r.state, r.start_time, r.end_time, r.participants, r.raw_size, r.breakout,
-	r.server_id, r.protected, r.publish_set`
+	r.server_id, r.protected, r.publish_set, r.tenant`
 
 // breakoutJSON is how the breakout links of a recording are kept: rarely
 // present, never filtered on, so one column.
@@ -218,6 +218,10 @@ func findWhere(q recordings.Query, lead int) (string, string, []any) {
 		conds = append([]string{"lm.key = ? AND " + match.sql + " AND r.record_id = lm.record_id"}, conds...)
 		args = append(append([]any{q.Meta[lead].Key}, match.args...), args...)
 	}
+	if !q.AllTenants {
+		conds = append(conds, "r.tenant = ?")
+		args = append(args, q.Tenant)
+	}
 	states := q.States
 	if len(states) == 0 {
 		states = []string{recordings.StatePublished, recordings.StateUnpublished}
@@ -316,7 +320,7 @@ func scanEntry(rows *sql.Rows) (*recordings.Entry, error) {
 	var breakout string
 	if err := rows.Scan(&e.RecordID, &e.MeetingID, &e.InternalMeetingID, &e.Name, &e.IsBreakout,
 		&e.Published, &e.State, &e.StartTime, &e.EndTime, &e.Participants, &e.RawSize, &breakout,
-		&e.ServerID, &e.Protected, &e.PublishSet); err != nil {
+		&e.ServerID, &e.Protected, &e.PublishSet, &e.Tenant); err != nil {
 		return nil, err
 	}
 	if breakout != "" {
@@ -443,8 +447,8 @@ func saveImport(ctx context.Context, tx *sql.Tx, e recordings.Entry) error {
 	now := time.Now().UnixMilli()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO recordings(record_id, meeting_id, internal_meeting_id, name,
 		is_breakout, published, state, start_time, end_time, participants, raw_size, breakout, server_id,
-		protected, publish_set, imported_at, updated_at)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		protected, publish_set, imported_at, updated_at, tenant)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(record_id) DO UPDATE SET meeting_id = excluded.meeting_id,
 			internal_meeting_id = excluded.internal_meeting_id, name = excluded.name,
 			is_breakout = excluded.is_breakout, published = excluded.published, state = excluded.state,
@@ -453,10 +457,10 @@ func saveImport(ctx context.Context, tx *sql.Tx, e recordings.Entry) error {
 			breakout = excluded.breakout,
 			server_id = CASE WHEN excluded.server_id = '' THEN recordings.server_id ELSE excluded.server_id END,
 			protected = excluded.protected, publish_set = recordings.publish_set OR excluded.publish_set,
-			updated_at = excluded.updated_at`,
+			updated_at = excluded.updated_at, tenant = excluded.tenant`,
 		e.RecordID, e.MeetingID, e.InternalMeetingID, e.Name, e.IsBreakout, e.Published, e.State,
 		e.StartTime, e.EndTime, e.Participants, e.RawSize, breakout, e.ServerID, e.Protected,
-		e.PublishSet, now, now); err != nil {
+		e.PublishSet, now, now, e.Tenant); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM recording_formats WHERE record_id = ?", e.RecordID); err != nil {

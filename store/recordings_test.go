@@ -257,3 +257,36 @@ func TestPageTotalsFollowWrites(t *testing.T) {
 		t.Fatalf("after unpublish: %d published, want 0", total)
 	}
 }
+
+func TestFindByTenant(t *testing.T) {
+	db := openTest(t)
+	own := entry("room", 1000000000001, recordings.StatePublished, "origin", "x")
+	other := entry("room", 1000000000002, recordings.StatePublished, "origin", "x")
+	other.RecordID = fmt.Sprintf("%040x-%013d", 77, 1000000000002)
+	other.Tenant = "school-a"
+	save(t, db, own, other)
+	for _, tc := range []struct {
+		q    recordings.Query
+		want int
+	}{
+		{recordings.Query{MeetingIDs: []string{"room"}}, 1},
+		{recordings.Query{MeetingIDs: []string{"room"}, Tenant: "school-a"}, 1},
+		{recordings.Query{Meta: []recordings.MetaFilter{{Key: "origin", Value: "x"}}, Tenant: "school-b"}, 0},
+		{recordings.Query{RecordIDs: []string{other.RecordID}}, 0},
+		{recordings.Query{AllTenants: true}, 2},
+	} {
+		var tenants []string
+		n, err := db.Find(context.Background(), tc.q, func(e *recordings.Entry) error {
+			tenants = append(tenants, e.Tenant)
+			return nil
+		})
+		if err != nil || n != tc.want {
+			t.Fatalf("%+v: %d (%v), want %d", tc.q, n, err, tc.want)
+		}
+		for _, got := range tenants {
+			if !tc.q.AllTenants && got != tc.q.Tenant {
+				t.Fatalf("%+v returned a recording of tenant %q", tc.q, got)
+			}
+		}
+	}
+}

@@ -187,6 +187,35 @@ var migrations = []string{
 		nonce      TEXT PRIMARY KEY,
 		expires_at INTEGER NOT NULL
 	) WITHOUT ROWID;`,
+	// Playback and callbacks. signing_keys are made once per database
+	// (the MACs of protected-recording links and cookies, and of the
+	// callback URLs given to servers). meeting_callbacks keeps the
+	// callback URLs a front-end gave at create, relayed when the meeting's
+	// server calls the balancer's own URLs instead. Deliveries may be GETs
+	// (relayed end callbacks) and carry headers (a bearer token).
+	`CREATE TABLE signing_keys (
+		name       TEXT PRIMARY KEY,
+		key        BLOB NOT NULL,
+		created_at INTEGER NOT NULL
+	) WITHOUT ROWID;
+	CREATE TABLE meeting_callbacks (
+		key           TEXT PRIMARY KEY,
+		server_id     TEXT NOT NULL,
+		meeting_id    TEXT NOT NULL,
+		ended_url     TEXT NOT NULL,
+		end_url       TEXT NOT NULL,
+		analytics_url TEXT NOT NULL,
+		secret_tag    TEXT NOT NULL,
+		created_at    INTEGER NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX meeting_callbacks_age ON meeting_callbacks(created_at);
+	ALTER TABLE deliveries ADD COLUMN method TEXT NOT NULL DEFAULT '';
+	ALTER TABLE deliveries ADD COLUMN headers TEXT NOT NULL DEFAULT '';`,
+	// Tenants: each recording belongs to one (the default tenant is "").
+	// getRecordings always filters on it, next to the meeting id.
+	`ALTER TABLE recordings ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+	DROP INDEX recordings_meeting;
+	CREATE INDEX recordings_meeting ON recordings(meeting_id, tenant, start_time DESC);`,
 }
 
 func (s *DB) migrate(ctx context.Context) error {

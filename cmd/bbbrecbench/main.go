@@ -29,6 +29,7 @@ import (
 	"github.com/bbb-balance/bbb_balance/internal/rectest"
 	"github.com/bbb-balance/bbb_balance/recordings"
 	"github.com/bbb-balance/bbb_balance/store"
+	"github.com/bbb-balance/bbb_balance/tenants"
 )
 
 const secret = "bench-secret"
@@ -74,8 +75,12 @@ func main() {
 	if *queries == 0 {
 		return
 	}
+	set, err := tenants.NewSet(tenants.Tenant{Secrets: []string{secret}}, nil, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
 	front := &api.Front{
-		Verifier:   bbb.NewVerifier([]string{secret}, nil),
+		Tenants:    set,
 		Pool:       balancer.NewPool(nil),
 		Logger:     zap.NewNop(),
 		Recordings: db,

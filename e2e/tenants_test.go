@@ -1,0 +1,248 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/bbb-balance/bbb_balance/bbb"
+	"github.com/bbb-balance/bbb_balance/internal/rectest"
+)
+
+// tenantClient signs as one tenant's front-end: its secret, and its path
+// prefix or host.
+type tenantClient struct {
+	*client
+	prefix, host string
+}
+
+func newTenantClient(secret, prefix, host string) *tenantClient {
+	c := newClient()
+	c.secret = secret
+	return &tenantClient{client: c, prefix: prefix, host: host}
+}
+
+func (tc *tenantClient) urlOf(call, query string) string {
+	return base + tc.prefix + "/bigbluebutton/api/" + call + "?" + bbb.Sign(tc.alg, call, query, tc.secret)
+}
+
+func (tc *tenantClient) get(t *testing.T, call, query string) answer {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, tc.urlOf(call, query), nil)
+	if tc.host != "" {
+		req.Host = tc.host
+	}
+	resp, a := tc.do(t, req)
+	if call == "join" && resp.StatusCode == http.StatusFound {
+		a.Raw = resp.Header.Get("Location")
+		return a
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s?%s: HTTP %d %s", call, query, resp.StatusCode, a.Raw)
+	}
+	return a
+}
+
+const tenantsConfig = `		create {
+			default welcome "Hello from the pool"
+			override allowStartStopRecording false
+			exclude dialNumber
+		}
+		join {
+			default userdata-bbb_auto_join_audio true
+		}
+		max_duration 240
+		recordings %s {
+			settle 1ms
+		}
+		tenant school-a {
+			secret a-secret
+			path_prefix /school-a
+			max_meetings 3
+			max_attendees 3
+			create {
+				override welcome "Hello from A"
+			}
+		}
+		tenant school-b {
+			secret b-secret
+			host bbb.school-b.test
+		}
+		tenant school-c {
+			secret c-secret
+			path_prefix /school-c
+			tag hd!
+		}
+`
+
+// Every call of tenant A against tenant B's meetings and recordings finds
+// nothing; the same meeting id lives in both tenants on one server.
+func TestTenantIsolation(t *testing.T) {
+	dir := t.TempDir()
+	p := startPool(t, 1, fmt.Sprintf(tenantsConfig, dir))
+	a := newTenantClient("a-secret", "/school-a", "")
+	b := newTenantClient("b-secret", "", "bbb.school-b.test")
+	pool := newTenantClient(lbSecret, "", "")
+
+	// Secrets are per tenant.
+	mustFail(t, "A's secret on B", newTenantClient("a-secret", "", "bbb.school-b.test").get(t, "getMeetings", ""), bbb.KeyChecksumError)
+	mustFail(t, "B's secret on the pool", newTenantClient("b-secret", "", "").get(t, "getMeetings", ""), bbb.KeyChecksumError)
+
+	// One meeting id, three tenants, one server.
+	for _, c := range []*tenantClient{a, b, pool} {
+		mustOK(t, "create room", c.get(t, "create", "meetingID=room&name=Room&moderatorPW=mp&attendeePW=ap"))
+	}
+	mustOK(t, "B creates only-b", b.get(t, "create", "meetingID=only-b&name=Bee"))
+	meetings := p.fakes[0].Meetings()
+	for _, want := range []string{"room", "school-a~room", "school-b~room", "school-b~only-b"} {
+		if !containsString(meetings, want) {
+			t.Fatalf("the server runs %v, want %q among them", meetings, want)
+		}
+	}
+	// Each sees its own meeting by the id it gave.
+	info := a.get(t, "getMeetingInfo", "meetingID=room")
+	if mustOK(t, "A's room", info).MeetingID != "room" || strings.Contains(info.Raw, "school-a~") {
+		t.Fatalf("A's getMeetingInfo shows the server's id: %s", info.Raw)
+	}
+	if got := mustOK(t, "A getMeetings", a.get(t, "getMeetings", "")); len(got.Meetings) != 1 || got.Meetings[0].MeetingID != "room" {
+		t.Fatalf("A's getMeetings: %+v", got.Meetings)
+	}
+	if got := mustOK(t, "B getMeetings", b.get(t, "getMeetings", "")); len(got.Meetings) != 2 {
+		t.Fatalf("B's getMeetings: %+v", got.Meetings)
+	}
+	if got := mustOK(t, "pool getMeetings", pool.get(t, "getMeetings", "")); len(got.Meetings) != 1 || got.Meetings[0].MeetingID != "room" {
+		t.Fatalf("the default tenant's getMeetings: %+v", got.Meetings)
+	}
+	// A default-tenant id that would be another tenant's on the servers.
+	mustFail(t, "reserved id", pool.get(t, "create", "meetingID=school-a~room&name=X"), bbb.KeyValidationError)
+
+	// B's recording.
+	rec := rectest.Recording{MeetingID: "school-b~only-b", Host: "127.0.0.1", Published: true}.WithDefaults()
+	spool(t, dir, rec.ID+".tar", mustTar(t, rec, "presentation"))
+	var bRecs recordingsAnswer
+	eventually(t, "B's recording is imported", func() bool {
+		bRecs = getRecordingsAs(t, b, "meetingID=only-b")
+		return len(bRecs.Recordings) == 1
+	})
+	if bRecs.Recordings[0].MeetingID != "only-b" || strings.Contains(bRecs.Recordings[0].Metadata.Inner, "school-b~") {
+		t.Fatalf("B sees its recording under the server's id: %+v", bRecs.Recordings[0])
+	}
+
+	// The matrix: A (and the default tenant) against B's meeting and recording.
+	for _, c := range []*tenantClient{a, pool} {
+		who := "A"
+		if c == pool {
+			who = "the default tenant"
+		}
+		mustFail(t, who+" getMeetingInfo only-b", c.get(t, "getMeetingInfo", "meetingID=only-b"), bbb.KeyNotFound)
+		mustFail(t, who+" end only-b", c.get(t, "end", "meetingID=only-b&password=mp"), bbb.KeyNotFound)
+		if r := c.get(t, "isMeetingRunning", "meetingID=only-b"); r.Running {
+			t.Fatalf("%s: only-b is running", who)
+		}
+		mustFail(t, who+" join only-b", c.get(t, "join", "meetingID=only-b&fullName=Eve&role=MODERATOR"), bbb.KeyInvalidMeetingID)
+		mustFail(t, who+" sendChatMessage only-b", c.get(t, "sendChatMessage", "meetingID=only-b&message=hi"), "meetingNotFound")
+		for _, q := range []string{"meetingID=only-b", "recordID=" + rec.ID, "", "meetingID=school-b~only-b", "meta_bbb-origin=greenlight"} {
+			if got := getRecordingsAs(t, c, q); len(got.Recordings) != 0 {
+				t.Fatalf("%s getRecordings?%s sees B's recording", who, q)
+			}
+		}
+		mustFail(t, who+" publish", c.get(t, "publishRecordings", "recordID="+rec.ID+"&publish=false"), bbb.KeyNotFound)
+		mustFail(t, who+" update", c.get(t, "updateRecordings", "recordID="+rec.ID+"&meta_x=y"), bbb.KeyNotFound)
+		mustFail(t, who+" delete", c.get(t, "deleteRecordings", "recordID="+rec.ID), bbb.KeyNotFound)
+		if tracks := c.get(t, "getRecordingTextTracks", "recordID="+rec.ID); !strings.Contains(tracks.Raw, bbb.KeyNoRecordings) {
+			t.Fatalf("%s getRecordingTextTracks: %s", who, tracks.Raw)
+		}
+	}
+	// B's meeting and recording are untouched.
+	mustOK(t, "B's only-b still there", b.get(t, "getMeetingInfo", "meetingID=only-b"))
+	if got := getRecordingsAs(t, b, "recordID="+rec.ID); len(got.Recordings) != 1 || !got.Recordings[0].Published {
+		t.Fatal("B's recording was changed by another tenant")
+	}
+	// B ends its room; A's and the pool's rooms stay.
+	mustOK(t, "B ends room", b.get(t, "end", "meetingID=room&password=mp"))
+	mustOK(t, "A's room", a.get(t, "getMeetingInfo", "meetingID=room"))
+	mustOK(t, "the pool's room", pool.get(t, "getMeetingInfo", "meetingID=room"))
+}
+
+// Parameter rules, the maximum duration, required tags and limits.
+func TestTenantRulesAndLimits(t *testing.T) {
+	p := startPool(t, 1, fmt.Sprintf(tenantsConfig, t.TempDir()))
+	a := newTenantClient("a-secret", "/school-a", "")
+	pool := newTenantClient(lbSecret, "", "")
+	fake := p.fakes[0]
+
+	mustOK(t, "A create", a.get(t, "create", "meetingID=r1&name=R1&dialNumber=123&allowStartStopRecording=true&duration=1000"))
+	mustOK(t, "pool create", pool.get(t, "create", "meetingID=r1&name=R1&welcome=Mine&duration=30"))
+	var creates []url.Values
+	for _, c := range apiCalls(fake) {
+		if c.Name == "create" {
+			v, _ := url.ParseQuery(c.RawQuery)
+			creates = append(creates, v)
+		}
+	}
+	if len(creates) != 2 {
+		t.Fatalf("%d creates reached the server", len(creates))
+	}
+	for k, want := range map[string]string{"welcome": "Hello from A", "allowStartStopRecording": "false", "dialNumber": "", "duration": "240", "meetingID": "school-a~r1"} {
+		if got := creates[0].Get(k); got != want {
+			t.Errorf("A's create: %s=%q, want %q", k, got, want)
+		}
+	}
+	for k, want := range map[string]string{"welcome": "Mine", "allowStartStopRecording": "false", "duration": "30", "meetingID": "r1"} {
+		if got := creates[1].Get(k); got != want {
+			t.Errorf("the pool's create: %s=%q, want %q", k, got, want)
+		}
+	}
+	// Join rules.
+	loc := a.get(t, "join", "meetingID=r1&fullName=Ann&role=VIEWER").Raw
+	if u, err := url.Parse(loc); err != nil || u.Query().Get("userdata-bbb_auto_join_audio") != "true" || u.Query().Get("meetingID") != "school-a~r1" {
+		t.Fatalf("A's join went to %q", loc)
+	}
+	// A required tag no server has.
+	mustFail(t, "C needs an hd server", newTenantClient("c-secret", "/school-c", "").get(t, "create", "meetingID=r&name=R"), bbb.KeyServerTagUnavailable)
+
+	// Attendees: one join above, two more, then the limit of 3.
+	for range 2 {
+		if loc := a.get(t, "join", "meetingID=r1&fullName=Ann&role=VIEWER").Raw; !strings.HasPrefix(loc, fake.URL()) {
+			t.Fatalf("join under the limit: %s", loc)
+		}
+	}
+	mustFail(t, "4th attendee", a.get(t, "join", "meetingID=r1&fullName=Dan&role=VIEWER"), bbb.KeyMaxParticipants)
+	// Meetings: r1 plus two more, then the limit of 3; an existing one still answers.
+	mustOK(t, "A r2", a.get(t, "create", "meetingID=r2&name=R2"))
+	mustOK(t, "A r3", a.get(t, "create", "meetingID=r3&name=R3"))
+	mustFail(t, "A r4", a.get(t, "create", "meetingID=r4&name=R4"), "maxMeetingsReached")
+	mustOK(t, "A re-creates r3", a.get(t, "create", "meetingID=r3&name=R3"))
+	// The pool is not limited by A's limits.
+	mustOK(t, "pool r2", pool.get(t, "create", "meetingID=r2&name=R2"))
+
+	for series, want := range map[string]float64{
+		`caddy_bbb_tenant_limit_hits_total{limit="meetings",tenant="school-a"}`:  1,
+		`caddy_bbb_tenant_limit_hits_total{limit="attendees",tenant="school-a"}`: 1,
+		`caddy_bbb_tenant_meetings{tenant="school-a"}`:                           3,
+		`caddy_bbb_tenant_attendees{tenant="school-a"}`:                          3,
+		`caddy_bbb_tenant_meetings{tenant="school-b"}`:                           0,
+	} {
+		if got := metric(t, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+}
+
+func getRecordingsAs(t *testing.T, c *tenantClient, query string) recordingsAnswer {
+	t.Helper()
+	a := c.get(t, "getRecordings", query)
+	return parseRecordings(t, query, a)
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
