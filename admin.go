@@ -35,6 +35,7 @@ func init() {
 //	DELETE /bbb/meetings/<meetingID>           end a meeting and forget it
 //	GET    /bbb/recordings                     the recordings index (see admin_recordings.go)
 //	POST   /bbb/recordings/import              import an existing published/ tree
+//	GET/POST /bbb/tenants, PATCH/DELETE /bbb/tenants/<name>   tenants (see admin_tenants.go)
 //
 // With several pools (handlers with different databases), ?database=<path>
 // picks one; calls about a server id find its pool by themselves.
@@ -57,6 +58,8 @@ func (a adminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: "/bbb/meetings/", Handler: caddy.AdminHandlerFunc(a.meetings)},
 		{Pattern: "/bbb/recordings", Handler: caddy.AdminHandlerFunc(a.recordings)},
 		{Pattern: "/bbb/recordings/", Handler: caddy.AdminHandlerFunc(a.recordings)},
+		{Pattern: "/bbb/tenants", Handler: caddy.AdminHandlerFunc(a.tenants)},
+		{Pattern: "/bbb/tenants/", Handler: caddy.AdminHandlerFunc(a.tenants)},
 	}
 }
 

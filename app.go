@@ -26,8 +26,16 @@ type App struct {
 
 type stagedConfig struct {
 	settings engineSettings
-	tenants  *tenants.Set
+	tenants  stagedTenants
 	ctx      caddy.Context
+}
+
+// stagedTenants are a config's tenants: what it declares, and the set
+// built from that and the operator's changes.
+type stagedTenants struct {
+	base  tenantBase
+	set   *tenants.Set
+	notes []string
 }
 
 // engineSettings are the parts of a handler's config that the shared engine
@@ -49,7 +57,7 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 }
 
 // stage records what a handler wants of an engine.
-func (a *App) stage(e *engine, st engineSettings, set *tenants.Set, ctx caddy.Context) error {
+func (a *App) stage(e *engine, st engineSettings, tb stagedTenants, ctx caddy.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.staged == nil {
@@ -58,7 +66,7 @@ func (a *App) stage(e *engine, st engineSettings, set *tenants.Set, ctx caddy.Co
 	if prev, ok := a.staged[e]; ok && !reflect.DeepEqual(prev.settings, st) {
 		return fmt.Errorf("bbb_balance: two handlers share database %s with different settings; give each its own database", e.path)
 	}
-	a.staged[e] = stagedConfig{settings: st, tenants: set, ctx: ctx}
+	a.staged[e] = stagedConfig{settings: st, tenants: tb, ctx: ctx}
 	return nil
 }
 

@@ -33,30 +33,52 @@ type TenantConfig struct {
 	Join        *tenants.Params `json:"join,omitempty"`
 }
 
-// tenantSet builds the tenants of the handler: the default one signs with
-// the handler's secrets; every tenant gets the pool's parameter rules
-// under its own.
-func (h *Handler) tenantSet(algs []bbb.Algorithm) (*tenants.Set, error) {
-	pool := func(p *tenants.Params) tenants.Params {
+// tenantBase is what a config says of its front-ends: the default
+// tenant (the handler's secrets), the pool's rules, and the tenants it
+// declares. The operator's run-time changes are laid over it.
+type tenantBase struct {
+	secrets     []string
+	create      tenants.Params
+	join        tenants.Params
+	maxDuration int
+	configured  []TenantConfig
+	algs        []bbb.Algorithm
+}
+
+func (h *Handler) tenantBase(algs []bbb.Algorithm) tenantBase {
+	b := tenantBase{secrets: h.Secrets, maxDuration: h.MaxDuration, configured: h.Tenants, algs: algs}
+	if h.Create != nil {
+		b.create = *h.Create
+	}
+	if h.Join != nil {
+		b.join = *h.Join
+	}
+	return b
+}
+
+// build makes the tenant set of the given tenants: every tenant gets the
+// pool's parameter rules under its own.
+func (b tenantBase) build(list []TenantConfig) (*tenants.Set, error) {
+	own := func(p *tenants.Params) tenants.Params {
 		if p == nil {
 			return tenants.Params{}
 		}
 		return *p
 	}
-	def := tenants.Tenant{Secrets: h.Secrets, Create: pool(h.Create), Join: pool(h.Join), MaxDuration: h.MaxDuration}
-	named := make([]tenants.Tenant, len(h.Tenants))
-	for i, c := range h.Tenants {
+	def := tenants.Tenant{Secrets: b.secrets, Create: b.create, Join: b.join, MaxDuration: b.maxDuration}
+	named := make([]tenants.Tenant, len(list))
+	for i, c := range list {
 		named[i] = tenants.Tenant{
 			Name: c.Name, Secrets: c.Secrets, Hosts: c.Hosts, PathPrefix: c.PathPrefix, Tag: c.Tag,
 			MaxMeetings: c.MaxMeetings, MaxAttendees: c.MaxAttendees, MaxDuration: c.MaxDuration,
-			Create: tenants.Merge(pool(h.Create), pool(c.Create)),
-			Join:   tenants.Merge(pool(h.Join), pool(c.Join)),
+			Create: tenants.Merge(b.create, own(c.Create)),
+			Join:   tenants.Merge(b.join, own(c.Join)),
 		}
 		if named[i].MaxDuration == 0 {
-			named[i].MaxDuration = h.MaxDuration
+			named[i].MaxDuration = b.maxDuration
 		}
 	}
-	set, err := tenants.NewSet(def, named, algs)
+	set, err := tenants.NewSet(def, named, b.algs)
 	if err != nil {
 		return nil, fmt.Errorf("bbb_balance: %v", err)
 	}

@@ -121,6 +121,7 @@ func setupBBBCommand(root *cobra.Command) {
 
 	root.AddCommand(servers, meetings)
 	c.addRecordingCommands(root)
+	c.addTenantCommands(root)
 	silence(root)
 }
 
@@ -343,6 +344,12 @@ func (c *bbbCLI) serversList(cmd *cobra.Command, _ []string) error {
 // secretFlag returns --secret, read from standard input when it is "-".
 func secretFlag(cmd *cobra.Command) (string, error) {
 	s, _ := cmd.Flags().GetString("secret")
+	return readSecret(cmd, s)
+}
+
+// readSecret returns s, or for "-" a line of standard input, so a secret
+// can stay out of the shell history.
+func readSecret(cmd *cobra.Command, s string) (string, error) {
 	if s != "-" {
 		return s, nil
 	}

@@ -41,8 +41,12 @@ type engine struct {
 	// queue delivers callbacks (recording ready); it runs from the first
 	// config that goes live.
 	queue *notify.Queue
-	// tenants of the live config: callbacks are signed with their secrets.
+	// tenants of the live config, with the operator's changes: the API
+	// front reads them on every call, callbacks are signed with their
+	// secrets.
 	tenants atomic.Pointer[tenants.Set]
+	// tenantBase is what the live config says of its tenants (under mu).
+	tenantBase *tenantBase
 
 	mu   sync.Mutex
 	stop context.CancelFunc // of the poller; nil until a config goes live
@@ -125,7 +129,7 @@ func newTransport() *http.Transport {
 // apply makes a live config's settings the engine's: the server list, the
 // load model and the poller's settings. New servers are polled once before
 // apply returns; the poller starts with the first config that goes live.
-func (e *engine) apply(st engineSettings, set *tenants.Set, logger *zap.Logger, emit func(string, map[string]any)) {
+func (e *engine) apply(st engineSettings, tb stagedTenants, logger *zap.Logger, emit func(string, map[string]any)) {
 	e.pool.SetLoadModel(st.load)
 	added, notes := e.pool.SetServers(st.servers)
 	for _, n := range notes {
@@ -136,7 +140,11 @@ func (e *engine) apply(st engineSettings, set *tenants.Set, logger *zap.Logger, 
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.tenants.Store(set)
+	e.tenants.Store(tb.set)
+	e.tenantBase = &tb.base
+	for _, n := range tb.notes {
+		logger.Warn(n)
+	}
 	e.applyRecordings(st.recordings, logger)
 	first := e.stop == nil
 	if first {

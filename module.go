@@ -141,7 +141,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	for i, a := range h.ChecksumAlgorithms {
 		algs[i], _ = bbb.ParseAlgorithm(a) // checked by validate
 	}
-	tenantSet, err := h.tenantSet(algs)
+	base := h.tenantBase(algs)
+	tenantSet, _, _, notes, err := eng.tenantSet(ctx, base, nil)
 	if err != nil {
 		return err
 	}
@@ -156,12 +157,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := appIface.(*App).stage(eng, h.settings(), tenantSet, ctx); err != nil {
+	if err := appIface.(*App).stage(eng, h.settings(), stagedTenants{base, tenantSet, notes}, ctx); err != nil {
 		return err
 	}
 
 	h.front = &api.Front{
-		Tenants:       tenantSet,
+		Tenants:       &eng.tenants,
 		Pool:          eng.pool,
 		Client:        eng.client,
 		Logger:        h.logger,

@@ -27,7 +27,7 @@ const Prefix = "/bigbluebutton/api"
 
 // Front serves the BBB API for a pool.
 type Front struct {
-	Tenants       *tenants.Set // who may call, with which secrets and rules
+	Tenants       TenantSource // who may call, with which secrets and rules
 	Pool          *balancer.Pool
 	Client        *bbb.Client
 	Logger        *zap.Logger
@@ -39,7 +39,18 @@ type Front struct {
 	Files      RecordingFiles   // the recordings' files; nil: index only
 	ReadyURLs  ReadyURLs        // keeps recording-ready URLs; nil: passed to the server
 	PublicURL  string           // scheme://host of recording links; "": the request's
+
+	// Protected gives protected recordings one-time links in
+	// getRecordings (recordings.Access); nil: their links are listed as is.
+	Protected ProtectedLinks
+	// Callbacks intercepts the end-of-meeting and analytics callbacks of
+	// creates and relays them (callbacks.go); nil: passed to the server.
+	Callbacks *Callbacks
 }
+
+// TenantSource gives the tenants in force; they change with the config
+// and through the admin API (an atomic.Pointer[tenants.Set] is one).
+type TenantSource interface{ Load() *tenants.Set }
 
 // Observer is told the outcome of every API call, for metrics. result is
 // "success", "redirect" (join), or the messageKey of a FAILED answer
@@ -61,6 +72,7 @@ type request struct {
 	body      io.Reader // an XML body to stream through (create, insertDocument), or nil
 	secret    string    // the front-end secret that signed the call
 	tenant    *tenants.Tenant
+	tenants   *tenants.Set // all of them, as at the start of the call
 	r         *http.Request
 }
 
@@ -77,20 +89,21 @@ func CallName(path string) (string, bool) {
 // Handles reports whether r is an API call (under Prefix, after a
 // tenant's path prefix).
 func (f *Front) Handles(r *http.Request) bool {
-	_, path := f.Tenants.Resolve(r.Host, r.URL.Path)
+	_, path := f.Tenants.Load().Resolve(r.Host, r.URL.Path)
 	_, ok := CallName(path)
 	return ok
 }
 
 // ServeHTTP answers one API call. Paths outside Prefix get unsupportedRequest.
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	t, path := f.Tenants.Resolve(r.Host, r.URL.Path)
+	set := f.Tenants.Load()
+	t, path := set.Resolve(r.Host, r.URL.Path)
 	if f.Observer == nil {
-		f.serve(w, r, t, path)
+		f.serve(w, r, set, t, path)
 		return
 	}
 	rec := &resultRecorder{ResponseWriter: w}
-	f.serve(rec, r, t, path)
+	f.serve(rec, r, set, t, path)
 	call, _ := CallName(path)
 	if _, known := handlers[call]; !known && call != "" {
 		call = "unsupported"
@@ -100,7 +113,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.Observer.Call(call, rec.result())
 }
 
-func (f *Front) serve(w http.ResponseWriter, r *http.Request, t *tenants.Tenant, path string) {
+func (f *Front) serve(w http.ResponseWriter, r *http.Request, set *tenants.Set, t *tenants.Tenant, path string) {
 	call, ok := CallName(path)
 	if !ok {
 		bbb.WriteError(w, bbb.KeyUnsupportedRequest, bbb.MsgUnsupported)
@@ -115,7 +128,7 @@ func (f *Front) serve(w http.ResponseWriter, r *http.Request, t *tenants.Tenant,
 		bbb.WriteError(w, bbb.KeyUnsupportedRequest, bbb.MsgUnsupported)
 		return
 	}
-	req, errKey, errMsg := f.gather(call, h, r, t)
+	req, errKey, errMsg := f.gather(call, h, r, set, t)
 	if errKey != "" {
 		if call == "join" {
 			f.joinError(w, r.URL.Query(), errKey, errMsg)
@@ -206,8 +219,8 @@ const maxForm = 1 << 20
 // travel in the query string, except for a POST form, whose body holds them
 // (signed as call + secret when the query is empty, BBB 3.0). An XML body
 // is not part of the checksum and is streamed through untouched.
-func (f *Front) gather(call string, h handler, r *http.Request, t *tenants.Tenant) (*request, string, string) {
-	req := &request{call: call, r: r, tenant: t}
+func (f *Front) gather(call string, h handler, r *http.Request, set *tenants.Set, t *tenants.Tenant) (*request, string, string) {
+	req := &request{call: call, r: r, tenant: t, tenants: set}
 	signed, sum, hasSum := bbb.SplitChecksum(r.URL.RawQuery)
 	req.params = bbb.Query(signed)
 

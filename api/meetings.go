@@ -51,7 +51,7 @@ func (f *Front) create(w http.ResponseWriter, req *request) {
 		return
 	}
 	t := req.tenant
-	if f.Tenants.Reserved(t, req.meetingID) {
+	if req.tenants.Reserved(t, req.meetingID) {
 		bbb.WriteError(w, bbb.KeyValidationError, "Invalid meeting ID")
 		return
 	}
@@ -105,6 +105,7 @@ func (f *Front) create(w http.ResponseWriter, req *request) {
 	route := balancer.Route{MeetingID: key, ServerID: pl.ServerID, Server: pl.Server}
 	params := paramsFor(req, route)
 	params, readyURL := f.takeReadyURL(params)
+	params = f.interceptCallbacks(req, route, params)
 	// The server learns the tag it was chosen for, as with scalelite.
 	if _, tagged := params.Lookup(serverTagParam); tagged || pl.Tag != "" {
 		params = params.Without(serverTagParam)
@@ -320,7 +321,7 @@ func (f *Front) getMeetings(w http.ResponseWriter, req *request) {
 	for _, a := range answers {
 		for _, m := range a {
 			// Each tenant sees its own meetings, by the ids it knows.
-			owner, id := f.Tenants.Owner(m.MeetingID)
+			owner, id := req.tenants.Owner(m.MeetingID)
 			if owner != req.tenant {
 				continue
 			}

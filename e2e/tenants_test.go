@@ -246,3 +246,72 @@ func containsString(list []string, s string) bool {
 	}
 	return false
 }
+
+// Tenants added, changed and removed at run time work at once, survive a
+// reload, and never show their secrets.
+func TestTenantAdmin(t *testing.T) {
+	p := startPool(t, 1, fmt.Sprintf(tenantsConfig, t.TempDir()))
+	d := newTenantClient("d-secret", "/school-d", "")
+	mustFail(t, "before it exists", d.get(t, "getMeetings", ""), bbb.KeyChecksumError)
+
+	if code, body := adminDo(t, "POST", "/bbb/tenants", map[string]any{"name": "school-d", "secrets": []string{"d-secret"}, "path_prefix": "/school-d", "max_meetings": 1}); code != http.StatusCreated || strings.Contains(body, "d-secret") {
+		t.Fatalf("add: %d %s", code, body)
+	}
+	mustOK(t, "D creates", d.get(t, "create", "meetingID=x&name=Xx"))
+	mustFail(t, "D's limit", d.get(t, "create", "meetingID=y&name=Yy"), "maxMeetingsReached")
+	if code, body := adminDo(t, "PATCH", "/bbb/tenants/school-d", map[string]any{"max_meetings": 5}); code != http.StatusOK {
+		t.Fatalf("patch: %d %s", code, body)
+	}
+	mustOK(t, "D under its new limit", d.get(t, "create", "meetingID=y&name=Yy"))
+	// Mistakes are refused and change nothing.
+	for _, tc := range []struct {
+		method, path string
+		body         any
+		code         int
+	}{
+		{"POST", "/bbb/tenants", map[string]any{"name": "school-d", "secrets": []string{"x"}}, http.StatusConflict},
+		{"POST", "/bbb/tenants", map[string]any{"name": "Bad Name", "secrets": []string{"x"}}, http.StatusBadRequest},
+		{"POST", "/bbb/tenants", map[string]any{"name": "e", "secrets": []string{"x"}, "path_prefix": "/school-a"}, http.StatusBadRequest},
+		{"PATCH", "/bbb/tenants/nope", map[string]any{"max_meetings": 1}, http.StatusNotFound},
+		{"DELETE", "/bbb/tenants/school-d", nil, http.StatusConflict}, // it has meetings
+	} {
+		if code, body := adminDo(t, tc.method, tc.path, tc.body); code != tc.code {
+			t.Errorf("%s %s: %d %s, want %d", tc.method, tc.path, code, body, tc.code)
+		}
+	}
+	// A reload keeps run-time changes; removing a configured tenant sticks.
+	if code, body := adminDo(t, "DELETE", "/bbb/tenants/school-c", nil); code != http.StatusOK {
+		t.Fatalf("remove school-c: %d %s", code, body)
+	}
+	p.load(p.caddyfile())
+	mustOK(t, "D after a reload", d.get(t, "getMeetingInfo", "meetingID=y"))
+	mustFail(t, "C after its removal", newTenantClient("c-secret", "/school-c", "").get(t, "getMeetings", ""), bbb.KeyChecksumError)
+
+	var list []struct {
+		Name     string   `json:"name"`
+		Secrets  []string `json:"secrets"`
+		Source   string   `json:"source"`
+		Meetings int      `json:"meetings"`
+	}
+	adminGet(t, "/bbb/tenants", &list)
+	got := map[string]string{}
+	for _, x := range list {
+		got[x.Name] = fmt.Sprintf("%s/%d", x.Source, x.Meetings)
+		for _, s := range x.Secrets {
+			if s != "********" {
+				t.Fatalf("tenant %s shows a secret", x.Name)
+			}
+		}
+	}
+	if fmt.Sprint(got) != "map[school-a:config/0 school-b:config/0 school-d:admin/2]" {
+		t.Fatalf("tenants: %v", got)
+	}
+	out := cli(t, "tenants", "list")
+	if !strings.Contains(out, "school-d") || !strings.Contains(out, "admin") || strings.Contains(out, "d-secret") {
+		t.Fatalf("caddy bbb tenants list:\n%s", out)
+	}
+	if code, _ := adminDo(t, "DELETE", "/bbb/tenants/school-d?force=true", nil); code != http.StatusOK {
+		t.Fatal("forced removal refused")
+	}
+	mustFail(t, "D after its removal", d.get(t, "getMeetings", ""), bbb.KeyChecksumError)
+}

@@ -34,7 +34,8 @@ func (m *Manager) SetLogger(l *zap.Logger) { m.logger.Store(l) }
 // Who says who asked, for the log of changes.
 type Who string
 
-func (m *Manager) log(who Who, what string, fields ...zap.Field) {
+// Log logs a change made by who, with the logger of the live config.
+func (m *Manager) Log(who Who, what string, fields ...zap.Field) {
 	if l := m.logger.Load(); l != nil {
 		l.Info(what, append([]zap.Field{zap.String("by", string(who))}, fields...)...)
 	}
@@ -46,7 +47,7 @@ func (m *Manager) AddServer(ctx context.Context, who Who, c balancer.ServerConfi
 	if err != nil {
 		return st, err
 	}
-	m.log(who, "server added", zap.String("server", st.ID), zap.String("url", st.URL), zap.String("state", string(st.State)))
+	m.Log(who, "server added", zap.String("server", st.ID), zap.String("url", st.URL), zap.String("state", string(st.State)))
 	return m.pollNow(ctx, st.ID), nil
 }
 
@@ -56,7 +57,7 @@ func (m *Manager) UpdateServer(ctx context.Context, who Who, id string, patch ba
 	if err != nil {
 		return st, err
 	}
-	m.log(who, "server updated", zap.String("server", id), zap.Strings("changed", changedFields(patch)))
+	m.Log(who, "server updated", zap.String("server", id), zap.Strings("changed", changedFields(patch)))
 	if patch.URL != nil || patch.Secret != nil || patch.Algorithm != nil {
 		st = m.pollNow(ctx, id)
 	}
@@ -78,7 +79,7 @@ func changedFields(p balancer.ServerPatch) []string {
 func (m *Manager) SetState(ctx context.Context, who Who, id string, state balancer.State) (balancer.ServerStatus, error) {
 	st, err := m.Pool.SetState(ctx, id, state)
 	if err == nil {
-		m.log(who, "server state changed", zap.String("server", id), zap.String("state", string(state)))
+		m.Log(who, "server state changed", zap.String("server", id), zap.String("state", string(state)))
 	}
 	return st, err
 }
@@ -88,7 +89,7 @@ func (m *Manager) SetState(ctx context.Context, who Who, id string, state balanc
 func (m *Manager) RemoveServer(ctx context.Context, who Who, id string, force bool) (forgotten int, err error) {
 	ms, err := m.Pool.RemoveServer(ctx, id, force)
 	if err == nil {
-		m.log(who, "server removed", zap.String("server", id), zap.Int("forgotten_meetings", len(ms)))
+		m.Log(who, "server removed", zap.String("server", id), zap.Int("forgotten_meetings", len(ms)))
 	}
 	return len(ms), err
 }
@@ -113,7 +114,7 @@ func (m *Manager) Panic(ctx context.Context, who Who, id string, keepState bool)
 		}
 	}
 	ended = m.endAll(ctx, ep, ms)
-	m.log(who, "server panic: meetings ended and forgotten", zap.String("server", id), zap.Int("meetings", len(ms)),
+	m.Log(who, "server panic: meetings ended and forgotten", zap.String("server", id), zap.Int("meetings", len(ms)),
 		zap.Int("ended", ended), zap.Bool("kept_state", keepState))
 	return ended, err
 }
@@ -167,7 +168,7 @@ func (m *Manager) EndMeeting(ctx context.Context, who Who, key string) error {
 		return err
 	}
 	endErr := m.end(ctx, r.Server, r.MeetingID)
-	m.log(who, "meeting ended", zap.String("meeting", key), zap.String("server", r.ServerID), zap.Bool("server_confirmed", endErr == nil))
+	m.Log(who, "meeting ended", zap.String("meeting", key), zap.String("server", r.ServerID), zap.Bool("server_confirmed", endErr == nil))
 	return nil
 }
 

@@ -290,3 +290,23 @@ func TestFindByTenant(t *testing.T) {
 		}
 	}
 }
+
+func TestTenantOverrides(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	for _, o := range []TenantOverride{{Name: "b", Config: []byte(`{"name":"b"}`)}, {Name: "a", Removed: true}, {Name: "b", Config: []byte(`{"name":"b","max_meetings":2}`)}} {
+		if err := db.SaveTenantOverride(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.TenantOverrides(ctx)
+	if err != nil || len(got) != 2 || got[0].Name != "a" || !got[0].Removed || string(got[1].Config) != `{"name":"b","max_meetings":2}` {
+		t.Fatalf("overrides %+v, %v", got, err)
+	}
+	if err := db.DeleteTenantOverride(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.TenantOverrides(ctx); len(got) != 1 {
+		t.Fatalf("after delete: %+v", got)
+	}
+}

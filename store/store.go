@@ -216,6 +216,14 @@ var migrations = []string{
 	`ALTER TABLE recordings ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
 	DROP INDEX recordings_meeting;
 	CREATE INDEX recordings_meeting ON recordings(meeting_id, tenant, start_time DESC);`,
+	// Tenants added, changed or removed through the admin API: a whole
+	// tenant's config as JSON, or a removal of a configured one.
+	`CREATE TABLE tenant_overrides (
+		name       TEXT PRIMARY KEY,
+		config     TEXT NOT NULL,
+		removed    INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL
+	) WITHOUT ROWID;`,
 }
 
 func (s *DB) migrate(ctx context.Context) error {

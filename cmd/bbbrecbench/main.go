@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -79,8 +80,10 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	var live atomic.Pointer[tenants.Set]
+	live.Store(set)
 	front := &api.Front{
-		Tenants:    set,
+		Tenants:    &live,
 		Pool:       balancer.NewPool(nil),
 		Logger:     zap.NewNop(),
 		Recordings: db,
