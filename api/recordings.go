@@ -32,6 +32,12 @@ type RecordingFiles interface {
 	Remove(id, format string) error
 }
 
+// ProtectedLinks gives a protected recording, as getRecordings lists it,
+// one-time links in place of its playback URLs (recordings.Access).
+type ProtectedLinks interface {
+	Protect(rec recordings.Recording) recordings.Recording
+}
+
 // ReadyURLs keeps the recording-ready callback URL a front-end gave at
 // create, to call it once the recording is imported (bbb-api.md §4.3).
 type ReadyURLs interface {
@@ -139,7 +145,11 @@ func (f *Front) getRecordings(w http.ResponseWriter, req *request) {
 	n := 0
 	total, err := f.Recordings.Find(req.r.Context(), q, func(e *recordings.Entry) error {
 		n++
-		recordings.WriteRecordingXML(&buf, e.Recording, host)
+		rec := e.Recording
+		if e.Protected && f.Protected != nil {
+			rec = f.Protected.Protect(rec)
+		}
+		recordings.WriteRecordingXML(&buf, rec, host)
 		if buf.Len() > 64<<10 {
 			flush()
 		}

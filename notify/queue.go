@@ -21,17 +21,22 @@ import (
 	"go.uber.org/zap"
 )
 
-// Delivery is one outbound POST.
+// Delivery is one outbound request: a POST of Body, or a GET (relayed
+// end-of-meeting callbacks, which BBB makes as GETs).
 type Delivery struct {
 	ID          int64
 	Kind        string // for logs and metrics, e.g. "recording_ready"
+	Method      string // "GET" or "POST"; "" means POST
 	URL         string
 	ContentType string
 	Body        []byte
-	Attempts    int // failed attempts so far
-	NextAt      time.Time
-	LastError   string
-	CreatedAt   time.Time
+	// Header is sent with the request (e.g. a bearer token). A User-Agent
+	// here replaces the queue's own.
+	Header    http.Header
+	Attempts  int // failed attempts so far
+	NextAt    time.Time
+	LastError string
+	CreatedAt time.Time
 }
 
 // Store keeps the deliveries not yet made.
@@ -163,6 +168,9 @@ func (q *Queue) Enqueue(ctx context.Context, d Delivery) error {
 	if err := checkURL(d.URL); err != nil {
 		return err
 	}
+	if d.Method != "" && d.Method != http.MethodGet && d.Method != http.MethodPost {
+		return fmt.Errorf("notify: a %s delivery with method %q (want GET or POST)", d.Kind, d.Method)
+	}
 	now := q.now()
 	if d.NextAt.IsZero() {
 		d.NextAt = now
@@ -278,7 +286,7 @@ func (q *Queue) attempt(ctx context.Context, d Delivery) result {
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	status, err := q.post(actx, d)
+	status, err := q.send(actx, d)
 	if ctx.Err() != nil {
 		// Shutting down: not the receiver's failure; it stays due.
 		return result{id: d.ID}
@@ -333,17 +341,27 @@ func (q *Queue) attempt(ctx context.Context, d Delivery) result {
 	return r
 }
 
-// post sends d and returns the status. Errors carry no URL: Go's
+// send makes the request of d and returns the status. Errors carry no URL: Go's
 // *url.Error quotes it whole, query and all.
-func (q *Queue) post(ctx context.Context, d Delivery) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Body))
+func (q *Queue) send(ctx context.Context, d Delivery) (int, error) {
+	method, body := d.Method, io.Reader(bytes.NewReader(d.Body))
+	if method == "" {
+		method = http.MethodPost
+	}
+	if method == http.MethodGet {
+		body = nil
+	}
+	req, err := http.NewRequestWithContext(ctx, method, d.URL, body)
 	if err != nil {
 		return 0, errors.New("invalid request")
 	}
-	if d.ContentType != "" {
+	req.Header.Set("User-Agent", "bbb_balance")
+	for k, vs := range d.Header {
+		req.Header[http.CanonicalHeaderKey(k)] = vs
+	}
+	if d.ContentType != "" && body != nil {
 		req.Header.Set("Content-Type", d.ContentType)
 	}
-	req.Header.Set("User-Agent", "bbb_balance")
 	resp, err := q.client.Do(req)
 	if err != nil {
 		var ue *url.Error

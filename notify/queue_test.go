@@ -389,3 +389,55 @@ func TestStoreFailureDoesNotHammer(t *testing.T) {
 		t.Fatalf("failing receiver got %d requests, want 1", n)
 	}
 }
+
+// A GET with headers (a relayed end callback, an analytics bearer token)
+// is made as stored, after a restart too, and its retries keep both.
+func TestGetWithHeadersSurvivesRestart(t *testing.T) {
+	type seen struct{ method, query, auth, agent, ctype, body string }
+	var mu sync.Mutex
+	var got []seen
+	status := atomic.Int32{}
+	status.Store(500)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, seen{r.Method, r.URL.RawQuery, r.Header.Get("Authorization"), r.Header.Get("User-Agent"), r.Header.Get("Content-Type"), string(b)})
+		mu.Unlock()
+		w.WriteHeader(int(status.Load()))
+	}))
+	t.Cleanup(srv.Close)
+
+	path := filepath.Join(t.TempDir(), "x.db")
+	e := newEnv(t, path, func(q *notify.Queue) { q.Backoff = []time.Duration{time.Hour} })
+	err := e.q.Enqueue(context.Background(), notify.Delivery{Kind: "end", Method: http.MethodGet,
+		URL: srv.URL + "/ended?x=1&recordingmarks=false&meetingID=room", ContentType: "text/plain", Body: []byte("ignored"),
+		Header: http.Header{"Authorization": {"Bearer t0k"}, "user-agent": {"BigBlueButton Analytics Callback"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.expect(t, notify.ResultRetry)
+	e.stop()
+
+	status.Store(200)
+	later := time.Now().Add(2 * time.Hour)
+	e2 := newEnv(t, path, func(q *notify.Queue) { q.Now = func() time.Time { return later } })
+	e2.expect(t, notify.ResultDelivered)
+	mu.Lock()
+	defer mu.Unlock()
+	want := seen{"GET", "x=1&recordingmarks=false&meetingID=room", "Bearer t0k", "BigBlueButton Analytics Callback", "", ""}
+	if len(got) != 2 || got[0] != want || got[1] != want {
+		t.Fatalf("receiver got %+v, want twice %+v", got, want)
+	}
+}
+
+func TestEnqueueRejectsOtherMethods(t *testing.T) {
+	e := newEnv(t, "", nil)
+	for _, m := range []string{"PUT", "get", "DELETE"} {
+		if err := e.q.Enqueue(context.Background(), notify.Delivery{Kind: "test", Method: m, URL: "https://x/"}); err == nil {
+			t.Errorf("method %q accepted", m)
+		}
+	}
+	if n := pending(t, e.db); n != 0 {
+		t.Fatalf("%d deliveries stored", n)
+	}
+}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/bbb-balance/bbb_balance/notify"
@@ -13,9 +15,20 @@ import (
 
 // EnqueueDelivery implements notify.Store.
 func (s *DB) EnqueueDelivery(ctx context.Context, d notify.Delivery) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO deliveries(kind, url, content_type, body, attempts, next_at, last_error, created_at)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.Kind, d.URL, d.ContentType, d.Body, d.Attempts, d.NextAt.UnixMilli(), d.LastError, d.CreatedAt.UnixMilli())
+	if d.Body == nil {
+		d.Body = []byte{} // a GET: no body, but the column holds bytes
+	}
+	headers := ""
+	if len(d.Header) > 0 {
+		raw, err := json.Marshal(d.Header)
+		if err != nil {
+			return 0, err
+		}
+		headers = string(raw)
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO deliveries(kind, method, url, content_type, body, headers, attempts, next_at, last_error, created_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.Kind, d.Method, d.URL, d.ContentType, d.Body, headers, d.Attempts, d.NextAt.UnixMilli(), d.LastError, d.CreatedAt.UnixMilli())
 	if err != nil {
 		return 0, err
 	}
@@ -24,7 +37,7 @@ func (s *DB) EnqueueDelivery(ctx context.Context, d notify.Delivery) (int64, err
 
 // DueDeliveries implements notify.Store.
 func (s *DB) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]notify.Delivery, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, url, content_type, body, attempts, next_at, last_error, created_at
+	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, method, url, content_type, body, headers, attempts, next_at, last_error, created_at
 		FROM deliveries WHERE next_at <= ? ORDER BY next_at, id LIMIT ?`, now.UnixMilli(), limit)
 	if err != nil {
 		return nil, err
@@ -34,8 +47,14 @@ func (s *DB) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]not
 	for rows.Next() {
 		var d notify.Delivery
 		var next, created int64
-		if err := rows.Scan(&d.ID, &d.Kind, &d.URL, &d.ContentType, &d.Body, &d.Attempts, &next, &d.LastError, &created); err != nil {
+		var headers string
+		if err := rows.Scan(&d.ID, &d.Kind, &d.Method, &d.URL, &d.ContentType, &d.Body, &headers, &d.Attempts, &next, &d.LastError, &created); err != nil {
 			return nil, err
+		}
+		if headers != "" {
+			if err := json.Unmarshal([]byte(headers), &d.Header); err != nil {
+				return nil, fmt.Errorf("delivery %d: unreadable headers: %w", d.ID, err)
+			}
 		}
 		d.NextAt, d.CreatedAt = time.UnixMilli(next), time.UnixMilli(created)
 		out = append(out, d)
