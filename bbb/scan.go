@@ -29,12 +29,40 @@ func ReadMeetingList(r io.Reader) (*MeetingList, error) {
 	return ParseMeetingList(bytes.NewReader(body))
 }
 
+// ReadMeetings parses a getMeetings answer keeping each meeting's XML
+// (ParseMeetings), fast: the merged getMeetings of a large pool reads
+// every server's whole answer on every call.
+func ReadMeetings(r io.Reader) (*MeetingsResponse, error) {
+	body, err := io.ReadAll(io.LimitReader(r, MaxAnswer))
+	if err != nil {
+		return nil, err
+	}
+	if res, err := scanMeetings(body); err == nil {
+		return res, nil
+	}
+	return ParseMeetings(bytes.NewReader(body))
+}
+
 func scanMeetingList(b []byte) (*MeetingList, error) {
-	list := &MeetingList{}
+	res, err := scanMeetings(b)
+	if err != nil {
+		return nil, err
+	}
+	list := &MeetingList{Envelope: res.Envelope}
+	for _, m := range res.Meetings {
+		list.Meetings = append(list.Meetings, m.Meeting)
+	}
+	return list, nil
+}
+
+// scanMeetings reads a getMeetings answer: each meeting's fields, and its
+// content as a slice of b (not a copy).
+func scanMeetings(b []byte) (*MeetingsResponse, error) {
+	list := &MeetingsResponse{}
 	var (
 		path   []string // open elements
 		starts []int    // where each open element's content starts
-		cur    *Meeting
+		cur    *MeetingXML
 	)
 	i := 0
 	for {
@@ -66,7 +94,8 @@ func scanMeetingList(b []byte) (*MeetingList, error) {
 			// The element's whole content; with child elements in it, it is
 			// not a field the scanner reads, and encoding/xml would join
 			// the text around the children.
-			text := b[starts[depth-1]:closeStart]
+			content := b[starts[depth-1]:closeStart:closeStart]
+			text := content
 			if bytes.IndexByte(text, '<') >= 0 {
 				text = nil
 			}
@@ -77,10 +106,11 @@ func scanMeetingList(b []byte) (*MeetingList, error) {
 					return nil, err
 				}
 			case depth == 3 && name == "meeting" && cur != nil:
+				cur.Inner = content
 				list.Meetings = append(list.Meetings, *cur)
 				cur = nil
 			case depth == 4 && cur != nil:
-				if err := setMeetingField(cur, name, text); err != nil {
+				if err := setMeetingField(&cur.Meeting, name, text); err != nil {
 					return nil, err
 				}
 			}
@@ -93,7 +123,7 @@ func scanMeetingList(b []byte) (*MeetingList, error) {
 			path = append(path, string(name))
 			starts = append(starts, i)
 			if len(path) == 3 && path[1] == "meetings" && path[2] == "meeting" {
-				cur = &Meeting{}
+				cur = &MeetingXML{}
 			}
 		}
 	}

@@ -71,6 +71,10 @@ func TestScanMatchesEncodingXML(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("scan\n%+v\nencoding/xml\n%+v", got, want)
 		}
+		wantXML, _ := ParseMeetings(bytes.NewReader([]byte(doc)))
+		if gotXML, err := scanMeetings([]byte(doc)); err != nil || !reflect.DeepEqual(gotXML, wantXML) {
+			t.Errorf("with the raw XML: scan\n%+v (%v)\nencoding/xml\n%+v", gotXML, err, wantXML)
+		}
 	}
 	got, _ := scanMeetingList([]byte(meetingsDoc))
 	if m := got.Meetings[0]; m.ParticipantCount != 2 || m.IsBreakout || m.VideoCount != 1 {
@@ -99,12 +103,13 @@ func FuzzScanMeetingList(f *testing.F) {
 	f.Add(meetingsDoc)
 	f.Add("<response><returncode>SUCCESS</returncode><meetings><meeting><participantCount>x</participantCount></meeting></meetings></response>")
 	f.Fuzz(func(t *testing.T, doc string) {
-		got, err := scanMeetingList([]byte(doc))
+		got, err := scanMeetings([]byte(doc))
 		if err != nil {
 			return
 		}
-		// Whatever the scanner accepts, encoding/xml must read the same.
-		want, err := ParseMeetingList(bytes.NewReader([]byte(doc)))
+		// Whatever the scanner accepts, encoding/xml must read the same,
+		// down to each meeting's raw XML.
+		want, err := ParseMeetings(bytes.NewReader([]byte(doc)))
 		if err == nil && !reflect.DeepEqual(got, want) {
 			t.Fatalf("scan %+v\nxml  %+v", got, want)
 		}
