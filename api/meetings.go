@@ -344,7 +344,7 @@ func (f *Front) serverMeetings(ctx context.Context, route balancer.Route) []bbb.
 		return nil
 	}
 	defer body.Close()
-	res, err := bbb.ParseMeetings(body)
+	res, err := bbb.ReadMeetings(body)
 	if err != nil || !res.OK() {
 		f.Logger.Warn("getMeetings: server left out", zap.String("server", route.ServerID), zap.Error(err))
 		return nil
