@@ -95,7 +95,8 @@ func TestTenantIsolation(t *testing.T) {
 	for _, c := range []*tenantClient{a, b, pool} {
 		mustOK(t, "create room", c.get(t, "create", "meetingID=room&name=Room&moderatorPW=mp&attendeePW=ap"))
 	}
-	mustOK(t, "B creates only-b", b.get(t, "create", "meetingID=only-b&name=Bee"))
+	ready := newReadyReceiver(t)
+	mustOK(t, "B creates only-b", b.get(t, "create", "meetingID=only-b&name=Bee&meta_bbb-recording-ready-url="+url.QueryEscape(ready.URL)))
 	meetings := p.fakes[0].Meetings()
 	for _, want := range []string{"room", "school-a~room", "school-b~room", "school-b~only-b"} {
 		if !containsString(meetings, want) {
@@ -129,6 +130,11 @@ func TestTenantIsolation(t *testing.T) {
 	})
 	if bRecs.Recordings[0].MeetingID != "only-b" || strings.Contains(bRecs.Recordings[0].Metadata.Inner, "school-b~") {
 		t.Fatalf("B sees its recording under the server's id: %+v", bRecs.Recordings[0])
+	}
+	// B's recording-ready callback: B's secret, B's meeting id.
+	eventually(t, "B's recording-ready callback", func() bool { return len(ready.got()) > 0 })
+	if claims := verifyHS256(t, ready.got()[0], "b-secret"); claims["meeting_id"] != "only-b" || claims["record_id"] != rec.ID {
+		t.Fatalf("B's callback claims %v", claims)
 	}
 
 	// The matrix: A (and the default tenant) against B's meeting and recording.
