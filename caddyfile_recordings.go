@@ -18,8 +18,15 @@ import (
 //	    max_files <n>
 //	    import_unpublished
 //	    protected
+//	    link_ttl <duration>
+//	    cookie_ttl <duration>
 //	    upload [<max size>]
 //	}
+//
+// protected makes new recordings protected; link_ttl is how long a
+// one-time link listed by getRecordings for a protected recording can be
+// opened (default 1h), cookie_ttl how long the cookie it sets lets the
+// browser load the recording (default 6h).
 func parseRecordings(d *caddyfile.Dispenser, h *Handler) error {
 	r := &RecordingsConfig{}
 	if d.NextArg() {
@@ -44,6 +51,14 @@ func parseRecordings(d *caddyfile.Dispenser, h *Handler) error {
 			}
 		case "settle":
 			if err := parseDuration(d, &r.Settle); err != nil {
+				return err
+			}
+		case "link_ttl":
+			if err := parseDuration(d, &r.LinkTTL); err != nil {
+				return err
+			}
+		case "cookie_ttl":
+			if err := parseDuration(d, &r.CookieTTL); err != nil {
 				return err
 			}
 		case "max_size":
@@ -122,8 +137,13 @@ type RecordingsConfig struct {
 	// ImportUnpublished imports new recordings unpublished (scalelite's
 	// RECORDING_IMPORT_UNPUBLISHED).
 	ImportUnpublished bool `json:"import_unpublished,omitempty"`
-	// Protected makes new recordings protected.
+	// Protected makes new recordings protected: getRecordings lists
+	// one-time links to them, and their files need the cookie a link sets.
 	Protected bool `json:"protected,omitempty"`
+	// LinkTTL is how long a listed one-time link can be opened (default
+	// 1h); CookieTTL how long the cookie it sets is valid (default 6h).
+	LinkTTL   caddy.Duration `json:"link_ttl,omitempty"`
+	CookieTTL caddy.Duration `json:"cookie_ttl,omitempty"`
 	// Upload accepts recordings uploaded by the pool's servers, signed
 	// with their own secrets, at POST /bigbluebutton/recording/upload.
 	Upload        bool  `json:"upload,omitempty"`

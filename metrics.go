@@ -25,7 +25,23 @@ var metrics = struct {
 	imports        prometheus.Counter
 	importFailures prometheus.Counter
 	deliveries     *prometheus.CounterVec
+
+	playbackRefused *prometheus.CounterVec
+	playbackLinks   prometheus.Counter
+	callbacks       *prometheus.CounterVec
 }{
+	playbackRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "bbb", Name: "playback_refused_total",
+		Help: "Playback requests answered 404, by reason (unknown, unpublished, cookie, link, file).",
+	}, []string{"reason"}),
+	playbackLinks: prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "bbb", Name: "playback_links_opened_total",
+		Help: "One-time links of protected recordings opened (each sets a cookie).",
+	}),
+	callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "bbb", Name: "callbacks_received_total",
+		Help: "Callbacks from servers (meeting-ended, end-callback, analytics), by result (relayed, none, refused, error).",
+	}, []string{"kind", "result"}),
 	limitHits: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy", Subsystem: "bbb", Name: "tenant_limit_hits_total",
 		Help: "Creates and joins refused by a tenant's limit, by tenant and limit (meetings, attendees).",
@@ -68,7 +84,8 @@ var metrics = struct {
 // registerMetrics adds the collectors to a config's registry.
 func registerMetrics(reg *prometheus.Registry) error {
 	for _, c := range []prometheus.Collector{metrics.calls, metrics.checksum, metrics.placements, metrics.pollDuration, metrics.pollFailures, metrics.servers,
-		metrics.imports, metrics.importFailures, metrics.deliveries, metrics.limitHits} {
+		metrics.imports, metrics.importFailures, metrics.deliveries, metrics.limitHits,
+		metrics.playbackRefused, metrics.playbackLinks, metrics.callbacks} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {
@@ -90,6 +107,11 @@ func (apiObserver) Call(call, result string) {
 }
 
 func (apiObserver) Placement(server string) { metrics.placements.WithLabelValues(server).Inc() }
+
+// Callback counts the servers' callbacks (api.CallbackObserver).
+func (apiObserver) Callback(kind, result string) {
+	metrics.callbacks.WithLabelValues(kind, result).Inc()
+}
 
 func (apiObserver) LimitHit(tenant, limit string) {
 	metrics.limitHits.WithLabelValues(tenant, limit).Inc()

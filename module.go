@@ -87,6 +87,7 @@ type Handler struct {
 	engine    *engine
 	front     *api.Front
 	upload    http.Handler      // recordings uploaded by the servers; nil unless enabled
+	playback  *playback         // the recordings' files; nil without recordings
 	scalelite *scaleliteapi.API // scalelite's management API, under /scalelite/api/
 	logger    *zap.Logger
 }
@@ -176,6 +177,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if r.Upload {
 			h.upload = h.uploadHandler(lib)
 		}
+	}
+	if err := h.provisionPlayback(ctx, lib); err != nil {
+		return err
 	}
 	h.scalelite = &scaleliteapi.API{Verifier: verifier, Manager: eng.manager, OnChecksumFailure: func(call string) {
 		metrics.checksum.WithLabelValues("scalelite/" + call).Inc()
@@ -287,6 +291,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if r.URL.Path == HealthCheckPath {
 		h.healthCheck(w, r)
 		return nil
+	}
+	if done, err := h.servePlayback(w, r); done {
+		return err
 	}
 	return next.ServeHTTP(w, r)
 }
