@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The project's test command: what CI runs and what a developer runs on a
-# fresh machine. Needs Go 1.26, gcc (cgo, for SQLite) and Node.js with npm.
+# fresh machine. Needs Go 1.26, gcc (cgo, for SQLite), Node.js with npm and
+# chromium (Debian's package; .ci/run installs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CGO_ENABLED=1
 export BBB_REQUIRE_NPM=1 # the npm client's end-to-end run must not be skipped
+export BBB_REQUIRE_CHROMIUM=1 # nor the protected recording opened in headless chromium
 
 echo "== npm: installing bigbluebutton-js@0.2.0 for the end-to-end client run"
 npm install --prefix e2e/npm --no-package-lock --no-audit --no-fund --loglevel=error
