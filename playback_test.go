@@ -37,7 +37,7 @@ type playbackEnv struct {
 }
 
 // writeFiles puts files under dir (name → content).
-func writeFiles(t *testing.T, dir string, files map[string]string) {
+func writeFiles(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	for name, content := range files {
 		p := filepath.Join(dir, name)
@@ -50,7 +50,7 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 	}
 }
 
-func newPlaybackEnv(t *testing.T) *playbackEnv {
+func newPlaybackEnv(t testing.TB) *playbackEnv {
 	t.Helper()
 	ctx := context.Background()
 	lib, err := recordings.NewLibrary(recordings.LibraryConfig{Root: t.TempDir()})
@@ -82,7 +82,7 @@ func newPlaybackEnv(t *testing.T) *playbackEnv {
 
 // add writes a format's files into the published or unpublished tree and
 // indexes the recording with it.
-func (e *playbackEnv) add(t *testing.T, id string, published, protected bool, format string, files map[string]string) {
+func (e *playbackEnv) add(t testing.TB, id string, published, protected bool, format string, files map[string]string) {
 	t.Helper()
 	writeFiles(t, e.lib.Dir(id, format, published), files)
 	ctx := context.Background()
@@ -299,3 +299,16 @@ func TestPlaybackProtected(t *testing.T) {
 }
 
 var tlsState = tls.ConnectionState{HandshakeComplete: true}
+
+// BenchmarkPlaybackFile is one small file of a published recording: the
+// index read, the checks and Caddy's file server (no cache in between).
+func BenchmarkPlaybackFile(b *testing.B) {
+	e := newPlaybackEnv(b)
+	for b.Loop() {
+		r := httptest.NewRequest("GET", "/presentation/"+pubID+"/metadata.xml", nil)
+		w := httptest.NewRecorder()
+		if _, err := e.p.serve(w, caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, nil)); err != nil || w.Code != 200 {
+			b.Fatalf("HTTP %d %v", w.Code, err)
+		}
+	}
+}
