@@ -49,6 +49,8 @@ type playback struct {
 	files  caddyhttp.Handler     // encode around file_server, rooted at published/
 	secure bool                  // the public URL is https: cookies are Secure even behind a TLS proxy
 	logger *zap.Logger
+	// tenants in force; nil: one front-end.
+	tenants api.TenantSource
 }
 
 // provisionPlayback sets up what Provision adds for playback and
@@ -67,6 +69,7 @@ func (h *Handler) provisionPlayback(ctx caddy.Context, lib *recordings.Library) 
 	if err != nil {
 		return err
 	}
+	p.tenants = &eng.tenants
 	h.playback = p
 	h.front.Protected = p.access
 	return nil
@@ -158,11 +161,27 @@ func (p *playback) serve(w http.ResponseWriter, r *http.Request) (bool, error) {
 }
 
 // visible is the one place that decides whether r may see recording e's
-// format: published, not deleted, and having that format. (Tenant checks
-// belong here.)
+// format: published, not deleted, having that format, and its tenant's.
+//
+// Player and data paths carry no tenant prefix (the BBB player asks for
+// /presentation/<id>/... whatever page it was opened from), so playback
+// tells tenants apart by host: a tenant's recordings play on its own
+// host only. A tenant chosen by path prefix alone has no host of its own;
+// its recordings play on the hosts no tenant claims.
 func (p *playback) visible(r *http.Request, e *recordings.Entry, format string) bool {
 	if e.State != recordings.StatePublished || !e.Published {
 		return false
+	}
+	if p.tenants != nil {
+		set := p.tenants.Load()
+		owner, ok := set.Lookup(e.Tenant)
+		if !ok {
+			return false // its tenant was removed
+		}
+		if host, _ := set.Resolve(r.Host, ""); host != owner &&
+			!(host == set.Default && owner.PathPrefix != "" && len(owner.Hosts) == 0) {
+			return false
+		}
 	}
 	for _, f := range e.Formats {
 		if f.Type == format {

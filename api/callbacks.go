@@ -1,18 +1,15 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"hash"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -103,16 +100,19 @@ func (c *Callbacks) now() time.Time {
 	return time.Now()
 }
 
-func (c *Callbacks) token(kind, key, serverID string) string {
+// token is the MAC of a callback URL: its kind, the meeting, its server
+// and when it was placed (placed, ms), so a call about an earlier
+// instance of the meeting cannot pass for one about the current one.
+func (c *Callbacks) token(kind, key, serverID, placed string) string {
 	m := hmac.New(sha256.New, c.Key)
-	m.Write([]byte(kind + "\x00" + key + "\x00" + serverID))
+	m.Write([]byte(kind + "\x00" + key + "\x00" + serverID + "\x00" + placed))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // url is the balancer's URL of callback kind for one meeting.
-func (c *Callbacks) url(base, kind, key, serverID string) string {
+func (c *Callbacks) url(base, kind, key, serverID, placed string) string {
 	return base + CallbackPrefix + kind + "?meeting=" + url.QueryEscape(key) + "&server=" + url.QueryEscape(serverID) +
-		"&token=" + c.token(kind, key, serverID)
+		"&placed=" + placed + "&token=" + c.token(kind, key, serverID, placed)
 }
 
 // maxAnalytics bounds the analytics data relayed for one meeting (a
@@ -147,26 +147,27 @@ func metaLookup(params bbb.Query, key string) (names []string, value string) {
 // relays. If they cannot be kept, the front-end's URLs go to the server
 // as they are (the server then calls the front-end itself, and the
 // registry learns of the end at the next poll).
-func (f *Front) interceptCallbacks(req *request, route balancer.Route, params bbb.Query) bbb.Query {
+func (f *Front) interceptCallbacks(req *request, route balancer.Route, placedAt time.Time, params bbb.Query) bbb.Query {
 	cb := f.Callbacks
 	if cb == nil {
 		return params
 	}
 	key := meetingKey(req)
+	placed := strconv.FormatInt(placedAt.UnixMilli(), 10)
 	base := f.publicHost(req.r)
 	kept := MeetingCallbacks{Key: key, ServerID: route.ServerID, MeetingID: req.meetingID, SecretTag: bbb.SecretTag(req.secret)}
 	out := params
 	if v, ok := params.Lookup("meetingEndedURL"); ok && absoluteURL(strings.TrimSpace(v)) {
 		kept.EndedURL = strings.TrimSpace(v)
 	}
-	out = out.With("meetingEndedURL", cb.url(base, CallbackMeetingEnded, key, route.ServerID))
+	out = out.With("meetingEndedURL", cb.url(base, CallbackMeetingEnded, key, route.ServerID, placed))
 	if names, v := metaLookup(params, "endcallbackurl"); absoluteURL(v) {
 		kept.EndURL = v
-		out = out.Without(names...).With("meta_endCallbackUrl", cb.url(base, CallbackEnd, key, route.ServerID))
+		out = out.Without(names...).With("meta_endCallbackUrl", cb.url(base, CallbackEnd, key, route.ServerID, placed))
 	}
 	if names, v := metaLookup(params, "analytics-callback-url"); absoluteURL(v) {
 		kept.AnalyticsURL = v
-		out = out.Without(names...).With("meta_analytics-callback-url", cb.url(base, CallbackAnalytics, key, route.ServerID))
+		out = out.Without(names...).With("meta_analytics-callback-url", cb.url(base, CallbackAnalytics, key, route.ServerID, placed))
 	}
 	if !kept.any() {
 		return out
@@ -176,7 +177,7 @@ func (f *Front) interceptCallbacks(req *request, route balancer.Route, params bb
 		if _, ok := params.Lookup("meetingEndedURL"); ok {
 			return params
 		}
-		return params.With("meetingEndedURL", cb.url(base, CallbackMeetingEnded, key, route.ServerID))
+		return params.With("meetingEndedURL", cb.url(base, CallbackMeetingEnded, key, route.ServerID, placed))
 	}
 	return out
 }
@@ -189,16 +190,24 @@ func HandlesCallback(r *http.Request) bool { return strings.HasPrefix(r.URL.Path
 func (f *Front) ServeCallback(w http.ResponseWriter, r *http.Request) {
 	kind := strings.TrimPrefix(r.URL.Path, CallbackPrefix)
 	q := r.URL.Query()
-	key, serverID := q.Get("meeting"), q.Get("server")
+	key, serverID, placed := q.Get("meeting"), q.Get("server"), q.Get("placed")
 	cb := f.Callbacks
 	known := kind == CallbackMeetingEnded || kind == CallbackEnd || kind == CallbackAnalytics
-	if cb == nil || !known || key == "" || !hmac.Equal([]byte(q.Get("token")), []byte(cb.token(kind, key, serverID))) {
+	if cb == nil || !known || key == "" || !hmac.Equal([]byte(q.Get("token")), []byte(cb.token(kind, key, serverID, placed))) {
 		f.callbackDone(w, kind, "refused", http.StatusNotFound)
 		return
 	}
 	// The relays are queued whether or not the server stays connected.
 	ctx := context.WithoutCancel(r.Context())
 	log := f.Logger.With(zap.String("meeting", key), zap.String("server", serverID))
+	if at, ok := f.Pool.PlacedAt(key); ok && strconv.FormatInt(at.UnixMilli(), 10) != placed {
+		// A late call about an earlier instance of a meeting created
+		// again since: the registry entry and the kept URLs are the new
+		// instance's, and stay.
+		log.Info("callback about an earlier instance of the meeting ignored", zap.String("kind", kind))
+		f.callbackDone(w, kind, "stale", http.StatusOK)
+		return
+	}
 	switch kind {
 	case CallbackMeetingEnded:
 		if err := f.Pool.Forget(ctx, key, serverID); err != nil {
@@ -211,7 +220,7 @@ func (f *Front) ServeCallback(w http.ResponseWriter, r *http.Request) {
 	case CallbackEnd:
 		// What the server appended to the URL (recordingmarks, meetingID),
 		// in its order, without the balancer's own parameters.
-		appended := bbb.Query(r.URL.RawQuery).Without("meeting", "server", "token")
+		appended := bbb.Query(r.URL.RawQuery).Without("meeting", "server", "placed", "token")
 		f.relayEnd(ctx, w, log, kind, key, serverID, &appended)
 	case CallbackAnalytics:
 		f.relayAnalytics(ctx, w, r, log, key, serverID)
@@ -233,7 +242,8 @@ func (f *Front) callbackDone(w http.ResponseWriter, kind, result string, status 
 
 // CallbackObserver, if the Front's Observer implements it, is told about
 // every callback a server makes: kind, and "relayed", "none" (nothing to
-// relay), "refused" (bad URL or token) or "error".
+// relay), "stale" (about an earlier instance of a meeting created again),
+// "refused" (bad URL or token) or "error".
 type CallbackObserver interface {
 	Callback(kind, result string)
 }
@@ -285,7 +295,7 @@ func (f *Front) relayAnalytics(ctx context.Context, w http.ResponseWriter, r *ht
 	}
 	route, ok := f.Pool.Route(serverID)
 	bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || verifyJWT(bearer, route.Server.Secret, f.Callbacks.now()) != nil {
+	if !ok || bbb.VerifyJWT(bearer, route.Server.Secret, f.Callbacks.now().Unix()) != nil {
 		log.Warn("analytics callback refused: its JWT does not verify with the server's secret")
 		f.callbackDone(w, kind, "refused", http.StatusUnauthorized)
 		return
@@ -331,63 +341,4 @@ func (f *Front) relayAnalytics(ctx context.Context, w http.ResponseWriter, r *ht
 		return
 	}
 	f.callbackDone(w, kind, "relayed", http.StatusOK)
-}
-
-// verifyJWT checks an HMAC-signed JWT (HS256/384/512, as BBB's scripts
-// sign them) and its exp claim, if any.
-func verifyJWT(token, secret string, now time.Time) error {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 || secret == "" {
-		return errors.New("jwt: malformed")
-	}
-	b64 := base64.RawURLEncoding
-	rawHeader, err := b64.DecodeString(parts[0])
-	if err != nil {
-		return errors.New("jwt: malformed header")
-	}
-	var header struct {
-		Alg string `json:"alg"`
-	}
-	if err := json.Unmarshal(rawHeader, &header); err != nil {
-		return errors.New("jwt: malformed header")
-	}
-	var newHash func() hash.Hash
-	switch header.Alg {
-	case "HS256":
-		newHash = sha256.New
-	case "HS384":
-		newHash = sha512.New384
-	case "HS512":
-		newHash = sha512.New
-	default:
-		return errors.New("jwt: unsupported algorithm")
-	}
-	sig, err := b64.DecodeString(parts[2])
-	if err != nil {
-		return errors.New("jwt: malformed signature")
-	}
-	m := hmac.New(newHash, []byte(secret))
-	m.Write([]byte(parts[0] + "." + parts[1]))
-	if !hmac.Equal(sig, m.Sum(nil)) {
-		return errors.New("jwt: bad signature")
-	}
-	rawClaims, err := b64.DecodeString(parts[1])
-	if err != nil {
-		return errors.New("jwt: malformed claims")
-	}
-	var claims struct {
-		Exp *json.Number `json:"exp"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(rawClaims))
-	dec.UseNumber()
-	if err := dec.Decode(&claims); err != nil {
-		return errors.New("jwt: malformed claims")
-	}
-	if claims.Exp != nil {
-		exp, err := claims.Exp.Float64()
-		if err != nil || now.Unix() >= int64(exp) {
-			return errors.New("jwt: expired")
-		}
-	}
-	return nil
 }

@@ -384,3 +384,39 @@ func TestCallbacksWithoutFrontEndURLs(t *testing.T) {
 		<-e.seen
 	}
 }
+
+// A meeting-ended call that arrives after the meeting was created again
+// (a late retry of the server) is about the earlier instance: the new one
+// stays in the registry and its callbacks stay unrelayed.
+func TestLateEndCallbackOfAnEarlierInstance(t *testing.T) {
+	e := newCallbackEnv(t)
+	fe := newFrontEnd(t)
+	q := url.Values{"meetingID": {"room"}, "name": {"Room"}, "meetingEndedURL": {fe.URL + "/ended"}}.Encode()
+	e.create(t, "", feSecret, q)
+	m, _ := e.fake.Meeting("room")
+	first := m.Params.Get("meetingEndedURL")
+	if code := e.serverCall(t, "GET", first, nil, ""); code != 200 {
+		t.Fatalf("meeting-ended: HTTP %d", code)
+	}
+	e.expectResult(t, api.CallbackMeetingEnded+" relayed")
+	if !e.fake.EndMeeting("room") {
+		t.Fatal("the server did not have the meeting")
+	}
+	// Created again: a later placement, so a later time in its URLs (a
+	// placement in the same millisecond is ended and made again).
+	for {
+		e.create(t, "", feSecret, q)
+		if m, ok := e.fake.Meeting("room"); ok && m.Params.Get("meetingEndedURL") != first {
+			break
+		}
+		e.fake.EndMeeting("room")
+		e.pool.Forget(context.Background(), "room", "bbb1")
+	}
+	if code := e.serverCall(t, "GET", first, nil, ""); code != 200 {
+		t.Fatalf("late meeting-ended: HTTP %d", code)
+	}
+	e.expectResult(t, api.CallbackMeetingEnded+" stale")
+	if _, err := e.pool.Lookup("room"); err != nil {
+		t.Fatalf("a late callback removed the new instance: %v", err)
+	}
+}

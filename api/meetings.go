@@ -105,7 +105,7 @@ func (f *Front) create(w http.ResponseWriter, req *request) {
 	route := balancer.Route{MeetingID: key, ServerID: pl.ServerID, Server: pl.Server}
 	params := paramsFor(req, route)
 	params, readyURL := f.takeReadyURL(params)
-	params = f.interceptCallbacks(req, route, params)
+	params = f.interceptCallbacks(req, route, pl.Placed, params)
 	// The server learns the tag it was chosen for, as with scalelite.
 	if _, tagged := params.Lookup(serverTagParam); tagged || pl.Tag != "" {
 		params = params.Without(serverTagParam)

@@ -176,6 +176,9 @@ type Placement struct {
 	ServerID string
 	Tag      string // the chosen server's tag
 	Fresh    bool   // placed by this call: undo with ForgetUnconfirmed if the create fails
+	// Placed is when the meeting was placed (by this call or an earlier
+	// one): it tells this instance of the meeting from a later one.
+	Placed time.Time
 }
 
 // Request describes a create to place.
@@ -196,7 +199,7 @@ func (p *Pool) Place(ctx context.Context, req Request) (Placement, error) {
 	if m := p.meetings[req.Key]; m != nil {
 		if s := p.servers[m.ServerID]; s != nil && s.serves() {
 			p.mu.Unlock()
-			return Placement{Key: req.Key, Server: s.endpoint, ServerID: s.ID, Tag: s.Tag}, nil
+			return Placement{Key: req.Key, Server: s.endpoint, ServerID: s.ID, Tag: s.Tag, Placed: m.Created}, nil
 		}
 		p.dropLocked(req.Key) // its server is gone, disabled or offline
 	}
@@ -214,7 +217,7 @@ func (p *Pool) Place(ctx context.Context, req Request) (Placement, error) {
 	p.meetings[req.Key] = m
 	best.placed[m.MeetingID] = m
 	best.reserves.push(fresh{meetingID: req.MeetingID, created: now, size: m.size})
-	pl := Placement{Key: req.Key, Server: best.endpoint, ServerID: best.ID, Tag: best.Tag, Fresh: true}
+	pl := Placement{Key: req.Key, Server: best.endpoint, ServerID: best.ID, Tag: best.Tag, Fresh: true, Placed: now}
 	p.mu.Unlock()
 
 	if err := p.store.SaveMeeting(ctx, rec); err != nil {
@@ -369,6 +372,18 @@ func (p *Pool) Join(key string) (Route, error) {
 		p.mu.RUnlock()
 	}
 	return r, err
+}
+
+// PlacedAt returns when the registry's meeting key was placed, if it has
+// one: a callback about an earlier instance of the meeting can tell it is
+// not about this one.
+func (p *Pool) PlacedAt(key string) (time.Time, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if m := p.meetings[key]; m != nil {
+		return m.Created, true
+	}
+	return time.Time{}, false
 }
 
 // Usage counts the meetings whose key starts with prefix and their

@@ -84,8 +84,14 @@ func TestEveryParameterForwarded(t *testing.T) {
 	if len(calls) != 1 || calls[0].Name != "create" {
 		t.Fatalf("fake calls: %+v", calls)
 	}
-	if got, _, _ := bbb.SplitChecksum(calls[0].RawQuery); got != q {
-		t.Errorf("forwarded query %q, want the client's %q", got, q)
+	// The balancer adds its own meetingEndedURL (callbacks); the rest is
+	// the client's query, byte for byte.
+	got, _, _ := bbb.SplitChecksum(calls[0].RawQuery)
+	if rest := string(bbb.Query(got).Without("meetingEndedURL")); rest != q {
+		t.Errorf("forwarded query %q, want the client's %q", rest, q)
+	}
+	if ended := bbb.Query(got).Get("meetingEndedURL"); !strings.HasPrefix(ended, base+"/bigbluebutton/callback/meeting-ended?") {
+		t.Errorf("meetingEndedURL %q is not the balancer's", ended)
 	}
 }
 

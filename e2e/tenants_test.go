@@ -131,6 +131,22 @@ func TestTenantIsolation(t *testing.T) {
 	if bRecs.Recordings[0].MeetingID != "only-b" || strings.Contains(bRecs.Recordings[0].Metadata.Inner, "school-b~") {
 		t.Fatalf("B sees its recording under the server's id: %+v", bRecs.Recordings[0])
 	}
+	// B's recording plays on B's host only.
+	asset := base + "/presentation/" + rec.ID + "/shapes/1.svg"
+	for host, want := range map[string]int{"bbb.school-b.test": http.StatusOK, "": http.StatusNotFound, "school-a.example.com": http.StatusNotFound} {
+		req, _ := http.NewRequest(http.MethodGet, asset, nil)
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("B's recording on host %q: HTTP %d, want %d", host, resp.StatusCode, want)
+		}
+	}
 	// B's recording-ready callback: B's secret, B's meeting id.
 	eventually(t, "B's recording-ready callback", func() bool { return len(ready.got()) > 0 })
 	if claims := verifyHS256(t, ready.got()[0], "b-secret"); claims["meeting_id"] != "only-b" || claims["record_id"] != rec.ID {
