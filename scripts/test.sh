@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # The project's test command: what CI runs and what a developer runs on a
-# fresh machine. Needs Go 1.26, gcc (cgo, for SQLite), Node.js with npm and
-# chromium (Debian's package; .ci/run installs it).
+# fresh machine. Needs Go 1.26, gcc (cgo, for SQLite) and Node.js with npm;
+# it installs Debian's chromium (apt-get, as root or with sudo) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CGO_ENABLED=1
 export BBB_REQUIRE_NPM=1 # the npm client's end-to-end run must not be skipped
 export BBB_REQUIRE_CHROMIUM=1 # nor the protected recording opened in headless chromium
+
+if ! command -v chromium >/dev/null 2>&1; then
+	echo "== apt-get: installing Debian's chromium for the protected-recording browser test"
+	sudo=""
+	if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 
 echo "== npm: installing bigbluebutton-js@0.2.0 for the end-to-end client run"
 npm install --prefix e2e/npm --no-package-lock --no-audit --no-fund --loglevel=error
