@@ -13,6 +13,10 @@
 package main
 
 import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"flag"
@@ -27,6 +31,7 @@ import (
 	"time"
 
 	"github.com/bbb-balance/bbb_balance/bbb"
+	"github.com/bbb-balance/bbb_balance/internal/rectest"
 )
 
 const apiPath = "/bigbluebutton/api"
@@ -37,6 +42,7 @@ func main() {
 	pool := flag.String("pool", "", "optional: the BBB servers behind the balancer as name=api-url pairs, comma-separated, to name them in the output")
 	bbbSecret := flag.String("bbb-secret", "", "optional (with -pool): the BBB servers' own secret, to ask each server directly which meetings it holds")
 	wait := flag.Duration("wait", 15*time.Second, "how long to wait for the balancer to see its first BBB server online")
+	recs := flag.Bool("recordings", false, "also walk through a recording (needs -pool, -bbb-secret and the balancer's recordings block with upload)")
 	flag.Parse()
 
 	d := &demo{
@@ -67,6 +73,10 @@ func main() {
 	if d.bbbSecret != "" && len(d.pool) == 0 {
 		fatalf("-bbb-secret needs -pool")
 	}
+	d.recordings = *recs
+	if d.recordings && d.bbbSecret == "" {
+		fatalf("-recordings needs -pool and -bbb-secret (the demo uploads as the first server)")
+	}
 	d.run()
 }
 
@@ -79,6 +89,7 @@ type demo struct {
 	client                  *http.Client
 	step                    int
 	title                   string
+	recordings              bool
 }
 
 // answer is what the demo reads of BBB's XML answers.
@@ -94,6 +105,14 @@ type answer struct {
 	ModeratorCount    int        `xml:"moderatorCount"`
 	Attendees         []attendee `xml:"attendees>attendee"`
 	Meetings          []meeting  `xml:"meetings>meeting"`
+	Recordings        []struct {
+		RecordID string `xml:"recordID"`
+		State    string `xml:"state"`
+		Formats  []struct {
+			Type string `xml:"type"`
+			URL  string `xml:"url"`
+		} `xml:"playback>format"`
+	} `xml:"recordings>recording"`
 }
 
 type attendee struct {
@@ -138,6 +157,11 @@ func (d *demo) run() {
 	d.meetings()
 	d.endAll()
 	d.afterEnd()
+	if d.recordings {
+		id := d.recordingArrives()
+		d.listRecordings(id)
+		d.unpublish(id)
+	}
 
 	fmt.Println()
 	fmt.Println("Done: every step gave the expected answer.")
@@ -437,6 +461,104 @@ func (d *demo) afterEnd() {
 	} else {
 		d.got("SUCCESS, none of the demo meetings left (%d other meeting(s))", len(a.Meetings))
 	}
+}
+
+// Step 9. The first meeting was recorded: its server publishes the
+// recording and its post-publish script sends it to the balancer.
+func (d *demo) recordingArrives() string {
+	d.heading("A recording arrives")
+	srv := d.pool[0]
+	rec := rectest.Recording{MeetingID: firstRoom, Name: roomName(1), Host: srv.host, Published: true, StartTime: time.Now().UnixMilli()}.WithDefaults()
+	tarball, err := rec.Tar("presentation", "video")
+	if err != nil {
+		d.fail("building the recording: %v", err)
+	}
+	d.say("After a recorded meeting, BBB processes and publishes the recording; a")
+	d.say("post-publish script (examples/bbb/bbb-balance-send) then sends it to the balancer:")
+	d.say("one tar of <format>/<recordID>/..., here %d bytes with a presentation and a video.", len(tarball))
+	d.say("We play %s uploading it, signed with %s's own secret:", srv.name, srv.name)
+	sum := sha256.Sum256(tarball)
+	nonce := make([]byte, 16)
+	rand.Read(nonce)
+	q := "server=" + url.QueryEscape(srv.name) + "&recordID=" + rec.ID + "&timestamp=" + fmt.Sprint(time.Now().Unix()) +
+		"&nonce=" + hex.EncodeToString(nonce) + "&sha256=" + hex.EncodeToString(sum[:])
+	u := d.base + "/bigbluebutton/recording/upload?" + bbb.Sign(bbb.SHA256, "uploadRecording", q, d.bbbSecret)
+	d.sent("POST /bigbluebutton/recording/upload?server=%s&recordID=%s", srv.name, rec.ID)
+	d.say("        &timestamp=…&nonce=…&sha256=<of the tar>&checksum=<sha256 of uploadRecording + query + %s's secret>", srv.name)
+	resp, err := d.client.Post(u, "application/x-tar", bytes.NewReader(tarball))
+	if err != nil {
+		d.fail("could not reach %s: %v", hostOf(u), err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		d.fail("the upload answered HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	d.got("HTTP 201 Created")
+	d.say("The balancer put the tar in its spool; its importer checks it (paths, links,")
+	d.say("sizes, every metadata.xml), moves the files into published/ and indexes them in")
+	d.say("SQLite, one transaction per recording.")
+	return rec.ID
+}
+
+// Step 10.
+func (d *demo) listRecordings(id string) {
+	d.heading("The front-end lists its recordings")
+	q := "meetingID=" + firstRoom
+	d.sent("GET " + d.shortCall("getRecordings", q))
+	deadline := time.Now().Add(15 * time.Second)
+	var a answer
+	for {
+		a, _ = d.call("getRecordings", q)
+		if a.OK() && len(a.Recordings) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !a.OK() || len(a.Recordings) != 1 || a.Recordings[0].RecordID != id {
+		d.fail("getRecordings did not list the recording %s: %s", id, describe(a))
+	}
+	r := a.Recordings[0]
+	d.got("SUCCESS, 1 recording: %s, state %s, formats:", r.RecordID, r.State)
+	for _, f := range r.Formats {
+		d.say("        %-12s %s", f.Type, f.URL)
+	}
+	d.say("The links point at the balancer, which serves the recordings itself; asking")
+	d.say("for one of the presentation's files:")
+	d.asset(id, http.StatusOK)
+}
+
+// asset fetches a file of the recording's presentation and checks the status.
+func (d *demo) asset(id string, want int) {
+	u := d.base + "/presentation/" + id + "/shapes/1.svg"
+	d.sent("GET %s", strings.TrimPrefix(u, d.base))
+	resp, body := d.fetch(u)
+	if resp.StatusCode != want {
+		d.fail("HTTP %d, expected %d", resp.StatusCode, want)
+	}
+	d.got("HTTP %d %s (%d bytes)", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+}
+
+// Step 11.
+func (d *demo) unpublish(id string) {
+	d.heading("Unpublish it")
+	q := "recordID=" + id + "&publish=false"
+	d.sent("GET " + d.shortCall("publishRecordings", q))
+	a, _ := d.call("publishRecordings", q)
+	if !a.OK() {
+		d.fail("publishRecordings answered %s", describe(a))
+	}
+	d.got("SUCCESS")
+	d.say("Its files moved from published/ to unpublished/, and the player's files are")
+	d.say("no longer served:")
+	d.asset(id, http.StatusNotFound)
+	q = "recordID=" + id + "&publish=true"
+	d.sent("GET " + d.shortCall("publishRecordings", q))
+	if a, _ = d.call("publishRecordings", q); !a.OK() {
+		d.fail("publishRecordings answered %s", describe(a))
+	}
+	d.got("SUCCESS: published again")
+	d.asset(id, http.StatusOK)
 }
 
 // ---- HTTP and output helpers ----

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The bbb_balance demo: three fake BigBlueButton servers behind Caddy with
 # bbb_balance, and bin/bbbdemo walking through a front-end's life against it
-# (create, join, spread, getMeetingInfo, getMeetings, end), explained step by
+# (create, join, spread, getMeetingInfo, getMeetings, end, then a recording:
+# uploaded as a server does, listed, played, unpublished), explained step by
 # step.
 #
 # Usage: examples/demo/run.sh [--keep]
@@ -17,7 +18,7 @@ case "${1:-}" in
 "") ;;
 --keep) keep=true ;;
 -h | --help)
-	sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 *)
@@ -99,6 +100,10 @@ cat >"$work/Caddyfile" <<CADDY
 	bbb_balance {
 		secret $LB_SECRET
 		database $work/bbb.sqlite
+		recordings $work/recordings {
+			settle 100ms
+			upload
+		}
 		server bbb1 http://127.0.0.1:9301/bigbluebutton/api {
 			secret $BBB_SECRET
 		}
@@ -132,7 +137,7 @@ $up || failed "The balancer did not answer on $LB/bigbluebutton/api within 30 se
 echo "== Running bin/bbbdemo -url $LB -secret $LB_SECRET"
 echo "   (plus -pool and -bbb-secret, so that it can name the servers and ask them directly)"
 echo
-bin/bbbdemo -url "$LB" -secret "$LB_SECRET" -pool "$POOL" -bbb-secret "$BBB_SECRET" ||
+bin/bbbdemo -url "$LB" -secret "$LB_SECRET" -pool "$POOL" -bbb-secret "$BBB_SECRET" -recordings ||
 	failed "The demo stopped at an unexpected answer (see above)."
 ok=true
 
