@@ -258,6 +258,12 @@ func parseServer(d *caddyfile.Dispenser, seen map[string]bool) (balancer.ServerC
 }
 
 func parseCount(d *caddyfile.Dispenser, into *int) error {
+	return parseWhole(d, into, "a whole number of at least 1")
+}
+
+// parseWhole reads a whole number of at least 1; what names it in the
+// error ("a whole number of minutes").
+func parseWhole(d *caddyfile.Dispenser, into *int, what string) error {
 	name := d.Val()
 	var v string
 	if !d.AllArgs(&v) {
@@ -265,7 +271,7 @@ func parseCount(d *caddyfile.Dispenser, into *int) error {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
-		return d.Errf("%s: %q is not a whole number of at least 1", name, v)
+		return d.Errf("%s: %q is not %s", name, v, what)
 	}
 	*into = n
 	return nil

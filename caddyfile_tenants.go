@@ -2,7 +2,6 @@ package bbbbalance
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -208,15 +207,5 @@ func parseParams(d *caddyfile.Dispenser) (*tenants.Params, error) {
 
 // parseMinutes reads a whole number of minutes.
 func parseMinutes(d *caddyfile.Dispenser, into *int) error {
-	name := d.Val()
-	var v string
-	if !d.AllArgs(&v) {
-		return d.ArgErr()
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return d.Errf("%s: %q is not a whole number of minutes", name, v)
-	}
-	*into = n
-	return nil
+	return parseWhole(d, into, "a whole number of minutes")
 }

@@ -71,14 +71,9 @@ type Result struct {
 // Do calls call on e with query q: a GET, or a POST of body with
 // contentType when body is not nil.
 func (c *Client) Do(ctx context.Context, e Endpoint, call string, q Query, body io.Reader, contentType string) (*Result, error) {
-	resp, err := c.send(ctx, e, call, q, body, contentType)
+	data, err := c.DoRaw(ctx, e, call, q, body, contentType)
 	if err != nil {
 		return nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer))
-	if err != nil {
-		return nil, &CallError{call, err}
 	}
 	env, err := ParseEnvelope(data)
 	if err != nil {

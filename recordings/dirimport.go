@@ -3,8 +3,6 @@ package recordings
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -222,20 +220,7 @@ func copyTree(src, dst string) error {
 		if err != nil {
 			return err
 		}
-		in, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return fmt.Errorf("copying %s: %w", p, err)
-		}
-		if err := out.Close(); err != nil {
+		if err := copyFile(p, to); err != nil {
 			return err
 		}
 		return os.Chtimes(to, fi.ModTime(), fi.ModTime())

@@ -370,6 +370,15 @@ func moveFile(from, to string) error {
 	if err == nil || !errors.Is(err, syscall.EXDEV) {
 		return err
 	}
+	if err := copyFile(from, to); err != nil {
+		return err
+	}
+	return os.Remove(from)
+}
+
+// copyFile copies a file to to, which must not exist; a failed copy
+// leaves nothing at to.
+func copyFile(from, to string) error {
 	src, err := os.Open(from)
 	if err != nil {
 		return err
@@ -382,13 +391,13 @@ func moveFile(from, to string) error {
 	if _, err := io.Copy(dst, src); err != nil {
 		dst.Close()
 		os.Remove(to)
-		return err
+		return fmt.Errorf("copying %s: %w", from, err)
 	}
 	if err := dst.Close(); err != nil {
 		os.Remove(to)
 		return err
 	}
-	return os.Remove(from)
+	return nil
 }
 
 func dedupe(ss []string) []string {
