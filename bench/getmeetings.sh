@@ -19,30 +19,7 @@ N=${4:-100}
 PER=${5:-20}
 source bench/common.sh
 
-bin/bbbfake -n "$N" -base-port 21001 -secret fake-secret >"$work/fakes.txt" &
-pids+=($!)
-for _ in $(seq 200); do [ "$(wc -l <"$work/fakes.txt")" -ge "$N" ] && break; sleep 0.1; done
-
-{
-	printf '{\n\tadmin localhost:2095\n\tauto_https off\n\tpersist_config off\n}\n\n:9160 {\n\tbbb_balance {\n'
-	printf '\t\tsecret bench-secret\n\t\tdatabase %s/bench.sqlite\n' "$work"
-	while read -r id url secret; do
-		printf '\t\tserver %s %s {\n\t\t\tsecret %s\n\t\t}\n' "$id" "$url" "$secret"
-	done <"$work/fakes.txt"
-	printf '\t}\n}\n'
-} >"$work/Caddyfile"
-XDG_DATA_HOME=$work XDG_CONFIG_HOME=$work bin/caddy run --config "$work/Caddyfile" >"$work/caddy.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 600); do
-	curl -fs -o /dev/null http://127.0.0.1:9160/bigbluebutton/api && break
-	sleep 0.1
-done
-online=0
-for _ in $(seq 300); do
-	online=$(curl -fs localhost:2095/bbb/servers | grep -o '"online":true' | wc -l)
-	[ "$online" -ge "$N" ] && break
-	sleep 0.1
-done
+start_pool "$N" 21001 9160 2095
 [ "$online" -ge "$N" ] || { echo "only $online of $N servers online"; tail "$work/caddy.log"; exit 1; }
 
 total=$((N * PER))

@@ -14,31 +14,7 @@ N=${2:-100}
 INTERVAL=${3:-10}
 source bench/common.sh
 
-bin/bbbfake -n "$N" -base-port 22001 -secret fake-secret >"$work/fakes.txt" &
-pids+=($!)
-for _ in $(seq 200); do [ "$(wc -l <"$work/fakes.txt")" -ge "$N" ] && break; sleep 0.1; done
-
-{
-	printf '{\n\tadmin localhost:2094\n\tauto_https off\n\tpersist_config off\n}\n\n:9170 {\n\tbbb_balance {\n'
-	printf '\t\tsecret bench-secret\n\t\tdatabase %s/bench.sqlite\n\t\thealth_interval %ss\n' "$work" "$INTERVAL"
-	while read -r id url secret; do
-		printf '\t\tserver %s %s {\n\t\t\tsecret %s\n\t\t}\n' "$id" "$url" "$secret"
-	done <"$work/fakes.txt"
-	printf '\t}\n}\n'
-} >"$work/Caddyfile"
-XDG_DATA_HOME=$work XDG_CONFIG_HOME=$work bin/caddy run --config "$work/Caddyfile" >"$work/caddy.log" 2>&1 &
-caddy=$!
-pids+=($caddy)
-for _ in $(seq 600); do
-	curl -fs -o /dev/null http://127.0.0.1:9170/bigbluebutton/api && break
-	sleep 0.1
-done
-online=0
-for _ in $(seq 300); do
-	online=$(curl -fs localhost:2094/bbb/servers | grep -o '"online":true' | wc -l)
-	[ "$online" -ge "$N" ] && break
-	sleep 0.1
-done
+start_pool "$N" 22001 9170 2094 "${INTERVAL}s"
 [ "$online" -ge "$N" ] || { echo "only $online of $N servers online"; tail "$work/caddy.log"; exit 1; }
 
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$caddy/status"; }

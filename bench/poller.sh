@@ -13,32 +13,7 @@ N=${1:-1000}
 WINDOW=${2:-60}
 source bench/common.sh
 
-bin/bbbfake -n "$N" -base-port 20000 -secret fake-secret >"$work/fakes.txt" &
-pids+=($!)
-for _ in $(seq 200); do [ "$(wc -l <"$work/fakes.txt")" -ge "$N" ] && break; sleep 0.1; done
-
-{
-	printf '{\n\tadmin localhost:2097\n\tauto_https off\n\tpersist_config off\n}\n\n:9110 {\n\tbbb_balance {\n'
-	printf '\t\tsecret bench-secret\n\t\tdatabase %s/bench.sqlite\n\t\thealth_interval 10s\n' "$work"
-	while read -r id url secret; do
-		printf '\t\tserver %s %s {\n\t\t\tsecret %s\n\t\t}\n' "$id" "$url" "$secret"
-	done <"$work/fakes.txt"
-	printf '\t}\n}\n'
-} >"$work/Caddyfile"
-
-XDG_DATA_HOME=$work XDG_CONFIG_HOME=$work bin/caddy run --config "$work/Caddyfile" >"$work/caddy.log" 2>&1 &
-caddy=$!
-pids+=($caddy)
-for _ in $(seq 600); do
-	curl -fs -o /dev/null http://127.0.0.1:9110/bigbluebutton/api && break
-	sleep 0.1
-done
-online=0
-for _ in $(seq 300); do
-	online=$(curl -fs localhost:2097/bbb/servers | grep -o '"online":true' | wc -l)
-	[ "$online" -ge "$N" ] && break
-	sleep 0.1
-done
+start_pool "$N" 20000 9110 2097 10s
 echo "== $N servers, $online online"
 
 echo "== filling the pool: creates through the balancer for 5 s"
