@@ -158,3 +158,20 @@ func TestCaddyfileAdapt(t *testing.T) {
 		}
 	}
 }
+
+// The example Caddyfiles are what users copy: each must adapt.
+func TestExampleCaddyfilesAdapt(t *testing.T) {
+	files, err := filepath.Glob("examples/Caddyfile*")
+	if err != nil || len(files) < 3 {
+		t.Fatalf("example Caddyfiles: %v %v", files, err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(raw, map[string]any{"filename": f}); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
