@@ -146,6 +146,9 @@ $(run_p99 "create through bbb_balance").
   $clients clients send as fast as they can for $secs s after 1 s of warm-up, alternating
   respond, join, create straight to a fourth fake, and create through the balancer, $runs
   times; medians. Every join must be a 302 and every create \`SUCCESS\`, or the run fails.
+  Every create is a new meeting (tens of thousands a run), so the pool is not polled during
+  these runs (\`health_interval 1h\`): polling answers of that size would measure the poller,
+  which is measured on its own below at a real pool's size.
 - **getMeetings** (\`bench/getmeetings.sh $runs $gm_secs $gm_clients 100 20\`): 100 fake servers, $gm_meetings
   meetings placed on them through the balancer (placement spreads them evenly); $gm_clients
   clients call getMeetings through the balancer, which asks all 100 servers at once and merges
