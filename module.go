@@ -276,8 +276,7 @@ const HealthCheckPath = "/health_check"
 // ServeHTTP answers the BBB API, scalelite's management API and the health
 // check, and passes other requests on.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if h.front.Handles(r) {
-		h.front.ServeHTTP(w, r)
+	if h.front.Serve(w, r) {
 		return nil
 	}
 	if strings.HasPrefix(r.URL.Path, scaleliteapi.Prefix) {

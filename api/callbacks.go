@@ -161,13 +161,18 @@ func (f *Front) interceptCallbacks(req *request, route balancer.Route, placedAt 
 		kept.EndedURL = strings.TrimSpace(v)
 	}
 	out = out.With("meetingEndedURL", cb.url(base, CallbackMeetingEnded, key, route.ServerID, placed))
-	if names, v := metaLookup(params, "endcallbackurl"); absoluteURL(v) {
-		kept.EndURL = v
-		out = out.Without(names...).With("meta_endCallbackUrl", cb.url(base, CallbackEnd, key, route.ServerID, placed))
-	}
-	if names, v := metaLookup(params, "analytics-callback-url"); absoluteURL(v) {
-		kept.AnalyticsURL = v
-		out = out.Without(names...).With("meta_analytics-callback-url", cb.url(base, CallbackAnalytics, key, route.ServerID, placed))
+	// Most creates carry neither meta parameter: a look at the raw query
+	// spares them decoding it twice. (A name spelled with %-escapes is
+	// missed, and reaches the server as given.)
+	if strings.Contains(strings.ToLower(string(params)), "callback") {
+		if names, v := metaLookup(params, "endcallbackurl"); absoluteURL(v) {
+			kept.EndURL = v
+			out = out.Without(names...).With("meta_endCallbackUrl", cb.url(base, CallbackEnd, key, route.ServerID, placed))
+		}
+		if names, v := metaLookup(params, "analytics-callback-url"); absoluteURL(v) {
+			kept.AnalyticsURL = v
+			out = out.Without(names...).With("meta_analytics-callback-url", cb.url(base, CallbackAnalytics, key, route.ServerID, placed))
+		}
 	}
 	if !kept.any() {
 		return out

@@ -86,39 +86,38 @@ func CallName(path string) (string, bool) {
 	return strings.TrimPrefix(rest, "/"), true
 }
 
-// Handles reports whether r is an API call (under Prefix, after a
-// tenant's path prefix).
-func (f *Front) Handles(r *http.Request) bool {
-	_, path := f.Tenants.Load().Resolve(r.Host, r.URL.Path)
-	_, ok := CallName(path)
-	return ok
-}
-
-// ServeHTTP answers one API call. Paths outside Prefix get unsupportedRequest.
-func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Serve answers r if it is an API call (under Prefix, after a tenant's
+// path prefix) and reports whether it was one.
+func (f *Front) Serve(w http.ResponseWriter, r *http.Request) bool {
 	set := f.Tenants.Load()
 	t, path := set.Resolve(r.Host, r.URL.Path)
+	call, ok := CallName(path)
+	if !ok {
+		return false
+	}
 	if f.Observer == nil {
-		f.serve(w, r, set, t, path)
-		return
+		f.serve(w, r, set, t, call)
+		return true
 	}
 	rec := &resultRecorder{ResponseWriter: w}
-	f.serve(rec, r, set, t, path)
-	call, _ := CallName(path)
+	f.serve(rec, r, set, t, call)
 	if _, known := handlers[call]; !known && call != "" {
 		call = "unsupported"
 	} else if call == "" {
 		call = "index"
 	}
 	f.Observer.Call(call, rec.result())
+	return true
 }
 
-func (f *Front) serve(w http.ResponseWriter, r *http.Request, set *tenants.Set, t *tenants.Tenant, path string) {
-	call, ok := CallName(path)
-	if !ok {
+// ServeHTTP answers one API call; other paths get unsupportedRequest.
+func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !f.Serve(w, r) {
 		bbb.WriteError(w, bbb.KeyUnsupportedRequest, bbb.MsgUnsupported)
-		return
 	}
+}
+
+func (f *Front) serve(w http.ResponseWriter, r *http.Request, set *tenants.Set, t *tenants.Tenant, call string) {
 	if call == "" {
 		f.index(w)
 		return

@@ -362,14 +362,10 @@ func (p *Pool) Lookup(key string) (Route, error) {
 // Join is Lookup for a join: it also raises the server's load by one
 // participant at once, before the next poll shows the user.
 func (p *Pool) Join(key string) (Route, error) {
-	r, s, err := p.lookup(key)
+	r, s, m, err := p.lookupMeeting(key)
 	if err == nil {
 		s.joins.Add(1)
-		p.mu.RLock()
-		if m := p.meetings[key]; m != nil {
-			m.joins.Add(1)
-		}
-		p.mu.RUnlock()
+		m.joins.Add(1)
 	}
 	return r, err
 }
@@ -402,21 +398,28 @@ func (p *Pool) Usage(prefix string) (meetings, participants int) {
 }
 
 func (p *Pool) lookup(key string) (Route, *server, error) {
+	r, s, _, err := p.lookupMeeting(key)
+	return r, s, err
+}
+
+// lookupMeeting is lookup that also returns the registry entry (its
+// counters are atomic: usable after the lock is released).
+func (p *Pool) lookupMeeting(key string) (Route, *server, *meeting, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	m := p.meetings[key]
 	if m == nil {
-		return Route{}, nil, ErrUnknownMeeting
+		return Route{}, nil, nil, ErrUnknownMeeting
 	}
 	s := p.servers[m.ServerID]
 	if s == nil {
-		return Route{}, nil, ErrUnknownMeeting
+		return Route{}, nil, nil, ErrUnknownMeeting
 	}
 	r := Route{MeetingID: m.MeetingID, ServerID: s.ID, Server: s.endpoint}
 	if !s.serves() {
-		return r, s, ErrUnavailable
+		return r, s, m, ErrUnavailable
 	}
-	return r, s, nil
+	return r, s, m, nil
 }
 
 // Reachable lists the servers whose meetings getMeetings shows: online
