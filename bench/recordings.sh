@@ -16,7 +16,8 @@ go build -o bin/bbbrecbench ./cmd/bbbrecbench >&2
 echo "Method: \`bin/bbbrecbench -n $n -queries $calls -import 1000\` (cmd/bbbrecbench): the index is filled"
 echo "through the store's own insert code with generated recordings (5 per meeting, 2,000 courses,"
 echo "2 formats, 3 thumbnails, 4 metadata keys each); each query kind is called $calls times in a row"
-echo "through the real API handler (checksum, index, XML) over loopback HTTP; the import times the"
-echo "importer on 1,000 tars waiting in a spool."
+echo "through the real API handler (checksum, index, XML) over loopback HTTP, after $((calls / 5)) untimed"
+echo "calls with other values (a running balancer has its index's pages in memory); the import"
+echo "times the importer on 1,000 tars waiting in a spool."
 echo
 bin/bbbrecbench -n "$n" -db "$db" -queries "$calls" -import 1000
