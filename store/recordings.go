@@ -82,12 +82,16 @@ func (s *DB) Find(ctx context.Context, q recordings.Query, each func(*recordings
 	if lead >= 0 {
 		// A filter that matches a large share of the index is better
 		// tested row by row while walking newest first: a page fills
-		// quickly, where leading would sort all the matches.
-		_, match := metaMatch("lm", q.Meta[lead].Value)
-		var n int
-		if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM recording_meta lm WHERE lm.key = ? AND "+match.sql+" LIMIT ?)",
-			append(append([]any{q.Meta[lead].Key}, match.args...), leadLimit)...).Scan(&n); err != nil {
-			return 0, err
+		// quickly, where leading would sort all the matches. A paged
+		// query has just counted its matches; others count the filter's
+		// (at most leadLimit of them).
+		n := total
+		if q.Limit == 0 {
+			_, match := metaMatch("lm", q.Meta[lead].Value)
+			if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM recording_meta lm WHERE lm.key = ? AND "+match.sql+" LIMIT ?)",
+				append(append([]any{q.Meta[lead].Key}, match.args...), leadLimit)...).Scan(&n); err != nil {
+				return 0, err
+			}
 		}
 		if n >= leadLimit {
 			lead = -1
