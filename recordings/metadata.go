@@ -104,10 +104,6 @@ type Metadata struct {
 // match) and whether it exists.
 func (m *Metadata) MetaValue(key string) (string, bool) { return metaValue(m.Meta, key) }
 
-// RecordingReadyURL returns the recording-ready callback URL found in the
-// metadata, following BBB's fallback order (bbb-api.md §4.3), or "".
-func (m *Metadata) RecordingReadyURL() string { return recordingReadyURL(m.Meta) }
-
 func metaValue(meta []MetaEntry, key string) (string, bool) {
 	for _, e := range meta {
 		if e.Key == key {

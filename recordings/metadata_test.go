@@ -205,7 +205,7 @@ func TestParseSection6Example(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got\n%#v\nwant\n%#v", got, want)
 	}
-	if u := got.RecordingReadyURL(); u != "https://app.example.com/recording_ready" {
+	if u := recordingReadyURL(got.Meta); u != "https://app.example.com/recording_ready" {
 		t.Errorf("RecordingReadyURL = %q", u)
 	}
 }

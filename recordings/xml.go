@@ -132,19 +132,12 @@ func fillI(dst *int64, v int64) {
 	}
 }
 
-// RecordingXML renders one <recording> element of a getRecordings answer in
+// WriteRecordingXML writes one <recording> element of a getRecordings answer in
 // BBB's element order (bbb-api.md §2.8), compact (no whitespace between
 // elements). Playback and thumbnail URLs are rebuilt as host + path-only URL
 // (host like "https://bbb.example.com", a trailing "/" is dropped); a URL
 // without a usable path is emitted as stored. Meta keys that are not safe XML
 // element names are skipped; all text is escaped.
-func RecordingXML(rec Recording, host string) []byte {
-	var b bytes.Buffer
-	WriteRecordingXML(&b, rec, host)
-	return b.Bytes()
-}
-
-// WriteRecordingXML is RecordingXML writing into b.
 func WriteRecordingXML(b *bytes.Buffer, rec Recording, host string) {
 	host = strings.TrimRight(strings.TrimSpace(host), "/")
 	b.WriteString("<recording>")

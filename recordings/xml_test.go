@@ -1,6 +1,7 @@
 package recordings
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 )
@@ -234,4 +235,11 @@ func TestMergeErrors(t *testing.T) {
 	if r.RecordingReadyURL() != "https://app.example.com/recording_ready" {
 		t.Errorf("RecordingReadyURL = %q", r.RecordingReadyURL())
 	}
+}
+
+// RecordingXML is WriteRecordingXML into a new buffer.
+func RecordingXML(rec Recording, host string) []byte {
+	var b bytes.Buffer
+	WriteRecordingXML(&b, rec, host)
+	return b.Bytes()
 }
