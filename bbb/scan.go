@@ -19,28 +19,28 @@ var errScan = errors.New("bbb: not a plain getMeetings answer")
 
 // ReadMeetingList parses a getMeetings answer for its numbers, fast.
 func ReadMeetingList(r io.Reader) (*MeetingList, error) {
-	body, err := io.ReadAll(io.LimitReader(r, MaxAnswer))
-	if err != nil {
-		return nil, err
-	}
-	if list, err := scanMeetingList(body); err == nil {
-		return list, nil
-	}
-	return ParseMeetingList(bytes.NewReader(body))
+	return readScanned(r, scanMeetingList, ParseMeetingList)
 }
 
 // ReadMeetings parses a getMeetings answer keeping each meeting's XML
 // (ParseMeetings), fast: the merged getMeetings of a large pool reads
 // every server's whole answer on every call.
 func ReadMeetings(r io.Reader) (*MeetingsResponse, error) {
+	return readScanned(r, scanMeetings, ParseMeetings)
+}
+
+// readScanned reads an answer with the scanner, and with encoding/xml
+// (parse) when the scanner does not take it.
+func readScanned[T any](r io.Reader, scan func([]byte) (T, error), parse func(io.Reader) (T, error)) (T, error) {
 	body, err := io.ReadAll(io.LimitReader(r, MaxAnswer))
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	if res, err := scanMeetings(body); err == nil {
+	if res, err := scan(body); err == nil {
 		return res, nil
 	}
-	return ParseMeetings(bytes.NewReader(body))
+	return parse(bytes.NewReader(body))
 }
 
 func scanMeetingList(b []byte) (*MeetingList, error) {
