@@ -24,7 +24,7 @@ func chromium(t *testing.T) string {
 	if os.Getenv("BBB_REQUIRE_CHROMIUM") != "" {
 		t.Fatal("chromium is not installed (apt-get install chromium)")
 	}
-	t.Skip("chromium not installed; .ci/run installs it")
+	t.Skip("chromium not installed; scripts/test.sh installs it")
 	return ""
 }
 

@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
 # The project's test command: what CI runs and what a developer runs on a
 # fresh machine. Needs Go 1.26, gcc (cgo, for SQLite) and Node.js with npm;
-# it installs Debian's chromium (apt-get, as root or with sudo) when missing.
+# it installs Debian's chromium, curl and openssl (apt-get, as root or with
+# sudo) when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CGO_ENABLED=1
 export BBB_REQUIRE_NPM=1 # the npm client's end-to-end run must not be skipped
 export BBB_REQUIRE_CHROMIUM=1 # nor the protected recording opened in headless chromium
+export BBB_REQUIRE_TOOLS=1    # nor the transfer script's run with bash, curl and openssl
 
-if ! command -v chromium >/dev/null 2>&1; then
-	echo "== apt-get: installing Debian's chromium for the protected-recording browser test"
+# Debian packages the tests need beyond Go, gcc and Node.js: chromium for
+# the protected-recording browser test, curl and openssl for the BBB-side
+# transfer script's test.
+missing=()
+for tool in chromium curl openssl; do
+	command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	echo "== apt-get: installing ${missing[*]}"
 	sudo=""
 	if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 echo "== npm: installing bigbluebutton-js@0.2.0 for the end-to-end client run"

@@ -29,6 +29,9 @@ const (
 func needTools(t *testing.T) {
 	for _, tool := range []string{"bash", "curl", "tar", "openssl", "sha256sum", "flock"} {
 		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("BBB_REQUIRE_TOOLS") != "" {
+				t.Fatalf("%s is not installed (scripts/test.sh installs it)", tool)
+			}
 			t.Skipf("%s not installed", tool)
 		}
 	}
