@@ -133,7 +133,7 @@ func (adminAPI) tenants(w http.ResponseWriter, r *http.Request) error {
 	case name == "" && r.Method == http.MethodGet:
 		out := []TenantStatus{}
 		for _, c := range list {
-			m, a := e.pool.Usage(c.Name + tenants.Sep)
+			m, a := e.pool.Usage(c.Name)
 			c.Secrets = masked(c.Secrets)
 			out = append(out, TenantStatus{TenantConfig: c, Source: source[c.Name], Meetings: m, Attendees: a})
 		}
@@ -169,7 +169,7 @@ func (adminAPI) tenants(w http.ResponseWriter, r *http.Request) error {
 			return apiErr(http.StatusNotFound, "no tenant %q", name)
 		}
 		force, _ := strconv.ParseBool(r.URL.Query().Get("force"))
-		if m, _ := e.pool.Usage(name + tenants.Sep); m > 0 && !force {
+		if m, _ := e.pool.Usage(name); m > 0 && !force {
 			return apiErr(http.StatusConflict, "tenant %s has %d meeting(s); end them first or remove it with ?force=true", name, m)
 		}
 		change = store.TenantOverride{Name: name, Config: []byte("{}"), Removed: true}
@@ -198,7 +198,7 @@ func (adminAPI) tenants(w http.ResponseWriter, r *http.Request) error {
 	var c TenantConfig
 	json.Unmarshal(change.Config, &c)
 	c.Secrets = masked(c.Secrets)
-	m, a := e.pool.Usage(c.Name + tenants.Sep)
+	m, a := e.pool.Usage(c.Name)
 	return writeJSON(w, status, TenantStatus{TenantConfig: c, Source: "admin", Meetings: m, Attendees: a})
 }
 

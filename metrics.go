@@ -166,7 +166,7 @@ func (poolCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		if set := e.tenants.Load(); set != nil {
 			for _, t := range set.Named() {
-				m, u := e.pool.Usage(t.MeetingID(""))
+				m, u := e.pool.Usage(t.Name)
 				gauge(descTenantMeetings, float64(m), t.Name)
 				gauge(descTenantAttendees, float64(u), t.Name)
 			}

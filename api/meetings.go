@@ -68,7 +68,7 @@ func (f *Front) create(w http.ResponseWriter, req *request) {
 	}
 	if t.MaxMeetings > 0 {
 		if _, err := f.Pool.Lookup(key); errors.Is(err, balancer.ErrUnknownMeeting) {
-			if n, _ := f.Pool.Usage(t.MeetingID("")); n >= t.MaxMeetings {
+			if n, _ := f.Pool.Usage(t.Name); n >= t.MaxMeetings {
 				f.limitHit(t, "meetings")
 				bbb.WriteError(w, KeyMaxMeetings, MsgMaxMeetings)
 				return
@@ -185,7 +185,7 @@ func (f *Front) join(w http.ResponseWriter, req *request) {
 	}
 	t := req.tenant
 	if t.MaxAttendees > 0 {
-		if _, n := f.Pool.Usage(t.MeetingID("")); n >= t.MaxAttendees {
+		if _, n := f.Pool.Usage(t.Name); n >= t.MaxAttendees {
 			f.limitHit(t, "attendees")
 			f.joinError(w, req.params.Values(), bbb.KeyMaxParticipants, MsgMaxAttendees)
 			return

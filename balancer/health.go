@@ -106,8 +106,9 @@ func (p *Pool) applyMeetings(s *server, poll Poll, ch *Change) {
 	seen := make(map[string]bool, len(poll.Meetings))
 	for _, m := range poll.Meetings {
 		if pm := s.placed[m.MeetingID]; pm != nil {
+			pm.group.participants += m.ParticipantCount - pm.participants
+			pm.group.joins.Add(-int64(pm.joins.Swap(0)))
 			pm.participants, pm.running = m.ParticipantCount, m.Running
-			pm.joins.Store(0)
 		}
 	}
 	var base float64

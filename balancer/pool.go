@@ -36,6 +36,38 @@ type meeting struct {
 	participants int          // at the last poll
 	running      bool         // at the last poll
 	joins        atomic.Int32 // joins sent since the last poll
+	group        *groupUsage  // of its key's group (see GroupSep)
+}
+
+// GroupSep ends the group part of a registry key: "school-a~room" is in
+// group "school-a" (a tenant's meetings), "room" in group "". The pool
+// counts each group's meetings and participants as they change, so
+// Usage costs the same however many meetings the pool holds.
+const GroupSep = "~"
+
+// groupUsage counts one group's meetings (under the pool's mu) and their
+// participants: at the last poll (under mu) plus joins since (atomic, as
+// joins hold only the read lock).
+type groupUsage struct {
+	meetings     int
+	participants int
+	joins        atomic.Int64
+}
+
+// addLocked puts m into the registry under key and counts it in its group.
+func (p *Pool) addLocked(key string, m *meeting) {
+	group := ""
+	if i := strings.Index(key, GroupSep); i >= 0 {
+		group = key[:i]
+	}
+	g := p.groups[group]
+	if g == nil {
+		g = &groupUsage{}
+		p.groups[group] = g
+	}
+	g.meetings++
+	m.group = g
+	p.meetings[key] = m
 }
 
 // MeetingStatus is a registry entry with what the last poll saw of it.
@@ -55,6 +87,7 @@ type Pool struct {
 	servers   map[string]*server
 	order     []*server // by id, for stable tie-breaking and listings
 	meetings  map[string]*meeting
+	groups    map[string]*groupUsage // usage of the meetings by key group
 	model     LoadModel
 	store     Store
 	now       func() time.Time
@@ -62,7 +95,7 @@ type Pool struct {
 
 // NewPool returns an empty pool that writes meetings through to store.
 func NewPool(store Store) *Pool {
-	return &Pool{servers: map[string]*server{}, meetings: map[string]*meeting{}, overrides: map[string]*Override{},
+	return &Pool{servers: map[string]*server{}, meetings: map[string]*meeting{}, groups: map[string]*groupUsage{}, overrides: map[string]*Override{},
 		model: DefaultLoadModel, store: store, now: time.Now}
 }
 
@@ -97,7 +130,7 @@ func (p *Pool) Load(ctx context.Context) error {
 		p.overrides[o.ID] = &o
 	}
 	for _, r := range recs {
-		p.meetings[r.Key] = &meeting{MeetingRecord: r, confirmed: r.Created}
+		p.addLocked(r.Key, &meeting{MeetingRecord: r, confirmed: r.Created})
 	}
 	p.recount()
 	return nil
@@ -214,7 +247,7 @@ func (p *Pool) Place(ctx context.Context, req Request) (Placement, error) {
 	}
 	rec := MeetingRecord{Key: req.Key, MeetingID: req.MeetingID, ServerID: best.ID, Created: now}
 	m := &meeting{MeetingRecord: rec, size: p.model.size(req.MaxParticipants)}
-	p.meetings[req.Key] = m
+	p.addLocked(req.Key, m)
 	best.placed[m.MeetingID] = m
 	best.reserves.push(fresh{meetingID: req.MeetingID, created: now, size: m.size})
 	pl := Placement{Key: req.Key, Server: best.endpoint, ServerID: best.ID, Tag: best.Tag, Fresh: true, Placed: now}
@@ -300,7 +333,7 @@ func (p *Pool) Confirm(ctx context.Context, key, meetingID, serverID string) err
 	}
 	rec := MeetingRecord{Key: key, MeetingID: meetingID, ServerID: serverID, Created: now}
 	m = &meeting{MeetingRecord: rec, confirmed: now, size: p.model.NewMeetingSize}
-	p.meetings[key] = m
+	p.addLocked(key, m)
 	s.placed[meetingID] = m
 	p.mu.Unlock()
 	return p.store.SaveMeeting(ctx, rec)
@@ -337,6 +370,9 @@ func (p *Pool) ForgetUnconfirmed(ctx context.Context, key, serverID string) erro
 func (p *Pool) dropLocked(key string) {
 	m := p.meetings[key]
 	delete(p.meetings, key)
+	m.group.meetings--
+	m.group.participants -= m.participants
+	m.group.joins.Add(-int64(m.joins.Swap(0)))
 	if s := p.servers[m.ServerID]; s != nil && s.placed[m.MeetingID] == m {
 		delete(s.placed, m.MeetingID)
 		s.reserves.remove(m.MeetingID)
@@ -366,6 +402,7 @@ func (p *Pool) Join(key string) (Route, error) {
 	if err == nil {
 		s.joins.Add(1)
 		m.joins.Add(1)
+		m.group.joins.Add(1)
 	}
 	return r, err
 }
@@ -382,19 +419,17 @@ func (p *Pool) PlacedAt(key string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// Usage counts the meetings whose key starts with prefix and their
-// participants (at the last poll, plus joins sent since): a tenant's
-// share of the pool, for its limits and metrics.
-func (p *Pool) Usage(prefix string) (meetings, participants int) {
+// Usage returns how many meetings a group of keys (see GroupSep) has and
+// their participants (at the last poll, plus joins sent since): a
+// tenant's share of the pool, for its limits and metrics.
+func (p *Pool) Usage(group string) (meetings, participants int) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	for key, m := range p.meetings {
-		if strings.HasPrefix(key, prefix) {
-			meetings++
-			participants += m.participants + int(m.joins.Load())
-		}
+	g := p.groups[group]
+	if g == nil {
+		return 0, 0
 	}
-	return meetings, participants
+	return g.meetings, g.participants + int(g.joins.Load())
 }
 
 func (p *Pool) lookup(key string) (Route, *server, error) {

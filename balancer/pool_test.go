@@ -301,10 +301,41 @@ func TestUsageByPrefix(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if m, u := p.Usage("a~"); m != 2 || u != 3 {
+	if m, u := p.Usage("a"); m != 2 || u != 3 {
 		t.Fatalf("a~: %d meetings %d participants, want 2 and 3", m, u)
 	}
-	if m, u := p.Usage("b~"); m != 1 || u != 0 {
+	if m, u := p.Usage("b"); m != 1 || u != 0 {
 		t.Fatalf("b~: %d meetings %d participants, want 1 and 0", m, u)
+	}
+}
+
+// A group's counts follow polls and meetings leaving the registry.
+func TestUsageFollowsPollsAndEnds(t *testing.T) {
+	p := NewPool(newMemStore())
+	setOnline(p, servers(1))
+	ctx := context.Background()
+	for _, key := range []string{"a~1", "a~2"} {
+		if _, err := p.Place(ctx, Request{Key: key, MeetingID: key}); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Confirm(ctx, key, key, "bbb1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Join("a~1")
+	p.Join("a~1")
+	// The poll sees 5 in a~1 (the joins among them) and 1 in a~2.
+	p.Report(ctx, "bbb1", Poll{Started: time.Now().Add(time.Second), Meetings: []bbb.Meeting{
+		{MeetingID: "a~1", ParticipantCount: 5, Running: true}, {MeetingID: "a~2", ParticipantCount: 1, Running: true}}},
+		HealthRule{Passes: 1, Fails: 1})
+	if m, u := p.Usage("a"); m != 2 || u != 6 {
+		t.Fatalf("after the poll: %d meetings %d participants, want 2 and 6", m, u)
+	}
+	p.Join("a~2")
+	if err := p.Forget(ctx, "a~1", "bbb1"); err != nil {
+		t.Fatal(err)
+	}
+	if m, u := p.Usage("a"); m != 1 || u != 2 {
+		t.Fatalf("after a~1 ended: %d meetings %d participants, want 1 and 2", m, u)
 	}
 }

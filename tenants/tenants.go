@@ -16,11 +16,13 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
 )
 
-// Sep joins a tenant's name and a meeting id on the servers.
-const Sep = "~"
+// Sep joins a tenant's name and a meeting id on the servers; the pool
+// counts each tenant's meetings by it.
+const Sep = balancer.GroupSep
 
 // Tenant is one front-end of the pool.
 type Tenant struct {
