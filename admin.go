@@ -14,6 +14,7 @@ import (
 
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/manage"
+	"github.com/bbb-balance/bbb_balance/tenants"
 )
 
 func init() {
@@ -31,8 +32,9 @@ func init() {
 //	DELETE /bbb/servers/<id>[?force=true]      remove (refused while it has meetings, unless forced)
 //	POST   /bbb/servers/<id>/enable|cordon|disable
 //	POST   /bbb/servers/<id>/panic[?keep_state=true]   end its meetings, forget them, disable it
-//	GET    /bbb/meetings                       the registry
-//	DELETE /bbb/meetings/<meetingID>           end a meeting and forget it
+//	GET    /bbb/meetings[?tenant=<name>]       the registry (tenant= alone: the default front-end's)
+//	DELETE /bbb/meetings/<key>                 end a meeting and forget it, by its key
+//	DELETE /bbb/meetings/<meetingID>?tenant=<name>   the same, by a front-end's own id
 //	GET    /bbb/recordings                     the recordings index (see admin_recordings.go)
 //	POST   /bbb/recordings/import              import an existing published/ tree
 //	GET/POST /bbb/tenants, PATCH/DELETE /bbb/tenants/<name>   tenants (see admin_tenants.go)
@@ -209,16 +211,45 @@ func (adminAPI) servers(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, st)
 }
 
+// MeetingListing is a meeting as GET /bbb/meetings lists it: the registry
+// entry (its key is the id the servers know it by) with the tenant and the
+// front-end's own meetingID apart, so nobody needs to know how ids are
+// scoped (tenants.Split).
+type MeetingListing struct {
+	balancer.MeetingStatus
+	Tenant    string `json:"tenant"`     // "" for the default front-end
+	MeetingID string `json:"meeting_id"` // as its front-end knows it
+}
+
+func listMeetings(ms []balancer.MeetingStatus, tenant string, filtered bool) []MeetingListing {
+	out := make([]MeetingListing, 0, len(ms))
+	for _, m := range ms {
+		name, id := tenants.Split(m.Key)
+		if !filtered || name == tenant {
+			out = append(out, MeetingListing{MeetingStatus: m, Tenant: name, MeetingID: id})
+		}
+	}
+	return out
+}
+
 func (adminAPI) meetings(w http.ResponseWriter, r *http.Request) error {
 	// The escaped path, unescaped once: a meetingID may hold "/" or "%".
 	rest := strings.Trim(strings.TrimPrefix(r.URL.EscapedPath(), "/bbb/meetings"), "/")
+	tenant, byTenant := r.URL.Query()["tenant"]
+	if byTenant && len(tenant) > 0 && tenant[0] != "" && !tenants.ValidName(tenant[0]) {
+		return apiErr(http.StatusBadRequest, "tenant %q: a tenant name is a DNS label in lower case", tenant[0])
+	}
+	name := ""
+	if byTenant && len(tenant) > 0 {
+		name = tenant[0]
+	}
 	if rest == "" {
 		if r.Method != http.MethodGet {
 			return apiErr(http.StatusMethodNotAllowed, "method %s not allowed", r.Method)
 		}
-		list := []balancer.MeetingStatus{}
+		list := []MeetingListing{}
 		for _, e := range liveEngines() {
-			list = append(list, e.pool.Meetings()...)
+			list = append(list, listMeetings(e.pool.Meetings(), name, byTenant)...)
 		}
 		return writeJSON(w, http.StatusOK, list)
 	}
@@ -228,6 +259,12 @@ func (adminAPI) meetings(w http.ResponseWriter, r *http.Request) error {
 	key, err := url.PathUnescape(rest)
 	if err != nil {
 		return apiErr(http.StatusBadRequest, "bad meeting id: %v", err)
+	}
+	if byTenant {
+		id, own := key, false
+		if key, own = (&tenants.Tenant{Name: name}).ServerID(id); !own {
+			return apiErr(http.StatusNotFound, "no meeting %q of the default front-end: that id is in the tenants' namespace", id)
+		}
 	}
 	for _, e := range liveEngines() {
 		if _, err := e.pool.Lookup(key); !errors.Is(err, balancer.ErrUnknownMeeting) {

@@ -48,8 +48,8 @@ names the admin endpoint; without it, the admin address of --config (with
   caddy bbb servers enable|cordon|disable <id>
   caddy bbb servers panic <id> [--keep-state]
   caddy bbb servers import <file|-> [--mode keep|cordon] [--dry-run]
-  caddy bbb meetings list [--json]
-  caddy bbb meetings end <meetingID>
+  caddy bbb meetings list [--tenant NAME] [--json]
+  caddy bbb meetings end <meetingID> [--tenant NAME]
 
 A secret given as "-" is read from the first line of standard input, so it
 stays out of the shell history and the process list.
@@ -115,9 +115,12 @@ func setupBBBCommand(root *cobra.Command) {
 	}
 
 	meetings := &cobra.Command{Use: "meetings", Short: "Lists and ends meetings", RunE: c.group}
-	mlist := c.leaf("list", "[--json]", "Lists the meeting registry", 0, 0, c.meetingsList)
+	mlist := c.leaf("list", "[--tenant NAME] [--json]", "Lists the meeting registry", 0, 0, c.meetingsList)
 	mlist.Flags().Bool("json", false, "Print the admin API's JSON")
-	meetings.AddCommand(mlist, c.leaf("end", "<meetingID>", "Ends a meeting and forgets it", 1, 1, c.meetingsEnd))
+	mlist.Flags().String("tenant", "", `Only this tenant's meetings ("" with the flag given: the default front-end's)`)
+	mend := c.leaf("end", "<meetingID> [--tenant NAME]", "Ends a meeting and forgets it", 1, 1, c.meetingsEnd)
+	mend.Flags().String("tenant", "", "The tenant whose front-end knows the meeting by <meetingID>; without the flag, <meetingID> is the key as listed")
+	meetings.AddCommand(mlist, mend)
 
 	root.AddCommand(servers, meetings)
 	c.addRecordingCommands(root)
@@ -513,16 +516,26 @@ func (c *bbbCLI) serversPanic(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
+// tenantQuery is the admin API's ?tenant= of a command's --tenant flag,
+// when the flag was given (an empty name is the default front-end).
+func tenantQuery(cmd *cobra.Command) string {
+	if !cmd.Flags().Changed("tenant") {
+		return ""
+	}
+	name, _ := cmd.Flags().GetString("tenant")
+	return "?tenant=" + url.QueryEscape(name)
+}
+
 func (c *bbbCLI) meetingsList(cmd *cobra.Command, _ []string) error {
 	w := cmd.OutOrStdout()
 	var raw json.RawMessage
-	if err := c.call("GET", "/bbb/meetings", nil, &raw); err != nil {
+	if err := c.call("GET", "/bbb/meetings"+tenantQuery(cmd), nil, &raw); err != nil {
 		return err
 	}
 	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 		return printJSON(w, raw)
 	}
-	var list []balancer.MeetingStatus
+	var list []MeetingListing
 	if err := json.Unmarshal(raw, &list); err != nil {
 		return fmt.Errorf("unreadable answer of the admin API: %v", err)
 	}
@@ -531,19 +544,23 @@ func (c *bbbCLI) meetingsList(cmd *cobra.Command, _ []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MEETING\tSERVER\tPARTICIPANTS\tRUNNING\tCREATED")
+	fmt.Fprintln(tw, "TENANT\tMEETING\tSERVER\tPARTICIPANTS\tRUNNING\tCREATED\tKEY")
 	for _, m := range list {
 		running := "no"
 		if m.Running {
 			running = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", m.Key, m.ServerID, m.Participants, running, when(m.Created))
+		tenant := m.Tenant
+		if tenant == "" {
+			tenant = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", tenant, m.MeetingID, m.ServerID, m.Participants, running, when(m.Created), m.Key)
 	}
 	return tw.Flush()
 }
 
 func (c *bbbCLI) meetingsEnd(cmd *cobra.Command, args []string) error {
-	if err := c.call("DELETE", "/bbb/meetings/"+url.PathEscape(args[0]), nil, nil); err != nil {
+	if err := c.call("DELETE", "/bbb/meetings/"+url.PathEscape(args[0])+tenantQuery(cmd), nil, nil); err != nil {
 		return err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "meeting %s ended\n", args[0])

@@ -13,6 +13,7 @@ import (
 	"github.com/bbb-balance/bbb_balance/bbb"
 	"github.com/bbb-balance/bbb_balance/notify"
 	"github.com/bbb-balance/bbb_balance/recordings"
+	"github.com/bbb-balance/bbb_balance/tenants"
 )
 
 // UploadPath is where the pool's servers upload recordings (examples/bbb).
@@ -123,10 +124,9 @@ func (e *engine) applyRecordings(st *recordingSettings, logger *zap.Logger) {
 			id, _ := e.pool.ServerByHost(host)
 			return id
 		},
-		TenantOf: func(serverMeetingID string) (string, string) {
-			t, id := e.tenants.Load().Owner(serverMeetingID)
-			return t.Name, id
-		},
+		// By the id's syntax, not the tenants in force: a recording of
+		// a removed tenant's meeting stays that tenant's.
+		TenantOf: tenants.Split,
 		Observer: importEvents{e},
 	})
 	if err != nil {
@@ -168,7 +168,8 @@ func (e *engine) recordingReady(rec recordings.Entry) {
 		logger.Warn("recording of an unknown tenant: no recording-ready callback", zap.String("recording", rec.RecordID), zap.String("tenant", rec.Tenant))
 		return
 	}
-	url, tag, ok, err := e.db.ReadyURL(ctx, t.MeetingID(rec.MeetingID))
+	key, _ := t.ServerID(rec.MeetingID)
+	url, tag, ok, err := e.db.ReadyURL(ctx, key)
 	if err != nil {
 		logger.Error("reading the recording-ready URL failed", zap.String("recording", rec.RecordID), zap.Error(err))
 		return

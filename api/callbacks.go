@@ -152,7 +152,7 @@ func (f *Front) interceptCallbacks(req *request, route balancer.Route, placedAt 
 	if cb == nil {
 		return params
 	}
-	key := meetingKey(req)
+	key := req.key
 	placed := strconv.FormatInt(placedAt.UnixMilli(), 10)
 	base := f.publicHost(req.r)
 	kept := MeetingCallbacks{Key: key, ServerID: route.ServerID, MeetingID: req.meetingID, SecretTag: bbb.SecretTag(req.secret)}
@@ -331,7 +331,13 @@ func (f *Front) relayAnalytics(ctx context.Context, w http.ResponseWriter, r *ht
 			}
 		}
 	}
-	owner, _ := f.Tenants.Load().Owner(key)
+	owner, _, known := f.Tenants.Load().Owner(key)
+	if !known {
+		// Its tenant was removed: nobody's secret may sign for it.
+		log.Warn("analytics callback of a removed tenant's meeting: not relayed")
+		f.callbackDone(w, kind, "none", http.StatusOK)
+		return
+	}
 	claims := struct {
 		Exp int64 `json:"exp"`
 	}{f.Callbacks.now().Add(24 * time.Hour).Unix()}

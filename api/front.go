@@ -68,7 +68,8 @@ type Observer interface {
 type request struct {
 	call      string
 	params    bbb.Query // every parameter, checksum removed, as the client encoded it
-	meetingID string    // decoded
+	meetingID string    // decoded, as the front-end knows it
+	key       string    // meetingID scoped by the tenant: the registry's key and the servers' id ("" without meetingID)
 	body      io.Reader // an XML body to stream through (create, insertDocument), or nil
 	secret    string    // the front-end secret that signed the call
 	tenant    *tenants.Tenant
@@ -136,6 +137,12 @@ func (f *Front) serve(w http.ResponseWriter, r *http.Request, set *tenants.Set, 
 		bbb.WriteError(w, errKey, errMsg)
 		return
 	}
+	if req.meetingID != "" && req.key == "" {
+		// Another tenant's id (tenants.Tenant.ServerID): unknown to this
+		// front-end, whatever the call, and no server hears of it.
+		h.foreign(f, w, req)
+		return
+	}
 	h.serve(f, w, req)
 }
 
@@ -174,7 +181,10 @@ func (r *resultRecorder) result() string {
 
 // handler describes one call: which methods and bodies it takes.
 type handler struct {
-	serve     func(f *Front, w http.ResponseWriter, req *request)
+	serve func(f *Front, w http.ResponseWriter, req *request)
+	// foreign answers a call whose meetingID is not the front-end's to
+	// name, as the call answers an unknown meeting.
+	foreign   func(f *Front, w http.ResponseWriter, req *request)
 	methods   string // space-separated
 	xmlBody   bool   // takes an XML body (streamed to the server)
 	legacyMsg bool   // checksum errors worded as bbb-web's recording calls
@@ -193,21 +203,27 @@ var handlers map[string]handler
 
 func init() {
 	handlers = map[string]handler{
-		"create":           {serve: (*Front).create, methods: "GET POST", xmlBody: true},
-		"join":             {serve: (*Front).join, methods: "GET"},
+		"create":           {serve: (*Front).create, foreign: refuseMeetingID, methods: "GET POST", xmlBody: true},
+		"join":             {serve: (*Front).join, foreign: unknownJoin, methods: "GET"},
 		"end":              {serve: (*Front).end, methods: "GET POST"},
-		"isMeetingRunning": {serve: (*Front).isMeetingRunning, methods: "GET POST"},
+		"isMeetingRunning": {serve: (*Front).isMeetingRunning, foreign: notRunning, methods: "GET POST"},
 		"getMeetingInfo":   {serve: (*Front).getMeetingInfo, methods: "GET POST"},
 		"getMeetings":      {serve: (*Front).getMeetings, methods: "GET POST"},
-		"insertDocument":   {serve: (*Front).insertDocument, methods: "POST", xmlBody: true},
-		"sendChatMessage":  {serve: (*Front).sendChatMessage, methods: "GET"},
+		"insertDocument":   {serve: (*Front).insertDocument, foreign: unknownInsert, methods: "POST", xmlBody: true},
+		"sendChatMessage":  {serve: (*Front).sendChatMessage, foreign: unknownChat, methods: "GET"},
 
-		"getRecordings":          {serve: (*Front).getRecordings, methods: "GET POST", legacyMsg: true},
+		"getRecordings":          {serve: (*Front).getRecordings, foreign: noRecordings, methods: "GET POST", legacyMsg: true},
 		"publishRecordings":      {serve: (*Front).publishRecordings, methods: "GET", legacyMsg: true},
 		"deleteRecordings":       {serve: (*Front).deleteRecordings, methods: "GET", legacyMsg: true},
 		"updateRecordings":       {serve: (*Front).updateRecordings, methods: "GET POST", legacyMsg: true},
 		"getRecordingTextTracks": {serve: (*Front).getRecordingTextTracks, methods: "GET POST", legacyMsg: true},
 		"putRecordingTextTrack":  {serve: (*Front).putRecordingTextTrack, methods: "POST", legacyMsg: true},
+	}
+	for call, h := range handlers {
+		if h.foreign == nil {
+			h.foreign = unknownMeeting // BBB's answer to an unknown meeting
+			handlers[call] = h
+		}
 	}
 }
 
@@ -263,6 +279,12 @@ func (f *Front) gather(call string, h handler, r *http.Request, set *tenants.Set
 		return nil, bbb.KeyChecksumError, msg
 	}
 	req.meetingID = req.params.Get("meetingID")
+	if req.meetingID != "" {
+		// The one place ids are scoped: "" marks another tenant's id.
+		if key, own := t.ServerID(req.meetingID); own {
+			req.key = key
+		}
+	}
 	return req, "", ""
 }
 

@@ -27,14 +27,33 @@ const (
 	msgInsertFailed = "Unable to insert document on server."
 )
 
-// meetingKey is the registry key of the meeting a call is about, which is
-// also the id its server knows it by: scoped by the tenant.
-func meetingKey(req *request) string {
-	if req.meetingID == "" {
-		return ""
-	}
-	return req.tenant.MeetingID(req.meetingID)
+// The answers to a meetingID that names another tenant's meeting (see
+// handler.foreign): each call's answer to a meeting that does not exist.
+func unknownMeeting(_ *Front, w http.ResponseWriter, _ *request) {
+	bbb.WriteError(w, bbb.KeyNotFound, bbb.MsgMeetingNotFound)
 }
+
+func refuseMeetingID(_ *Front, w http.ResponseWriter, _ *request) {
+	bbb.WriteError(w, bbb.KeyValidationError, "Invalid meeting ID")
+}
+
+func unknownJoin(f *Front, w http.ResponseWriter, req *request) {
+	f.joinError(w, req.params.Values(), bbb.KeyInvalidMeetingID, bbb.MsgMeetingNotFound)
+}
+
+func notRunning(_ *Front, w http.ResponseWriter, _ *request) {
+	bbb.WriteXML(w, bbb.SuccessXML(bbb.E("running", "false")))
+}
+
+func unknownInsert(_ *Front, w http.ResponseWriter, req *request) {
+	bbb.WriteError(w, bbb.KeyNotFound, "Meeting with id ["+req.meetingID+"] not found.")
+}
+
+func unknownChat(_ *Front, w http.ResponseWriter, _ *request) {
+	bbb.WriteError(w, "meetingNotFound", "Meeting not found")
+}
+
+func noRecordings(_ *Front, w http.ResponseWriter, _ *request) { writeNoRecordings(w) }
 
 // paramsFor returns the parameters to send to the meeting's server.
 func paramsFor(req *request, route balancer.Route) bbb.Query {
@@ -45,16 +64,12 @@ func paramsFor(req *request, route balancer.Route) bbb.Query {
 }
 
 func (f *Front) create(w http.ResponseWriter, req *request) {
-	key := meetingKey(req)
+	key := req.key
 	if key == "" {
 		bbb.WriteError(w, bbb.KeyMissingMeetingID, bbb.MsgMissingMeetingID)
 		return
 	}
 	t := req.tenant
-	if req.tenants.Reserved(t, req.meetingID) {
-		bbb.WriteError(w, bbb.KeyValidationError, "Invalid meeting ID")
-		return
-	}
 	ctx := req.r.Context()
 	req.params = t.Create.Apply(req.params)
 	if t.MaxDuration > 0 {
@@ -174,7 +189,7 @@ func (f *Front) limitHit(t *tenants.Tenant, limit string) {
 }
 
 func (f *Front) join(w http.ResponseWriter, req *request) {
-	key := meetingKey(req)
+	key := req.key
 	switch {
 	case key == "":
 		f.joinError(w, req.params.Values(), bbb.KeyMissingMeetingID, bbb.MsgMissingMeetingID)
@@ -197,7 +212,7 @@ func (f *Front) join(w http.ResponseWriter, req *request) {
 		f.joinError(w, req.params.Values(), bbb.KeyServerUnavailable, bbb.MsgServerUnavailable)
 		return
 	case err != nil:
-		f.joinError(w, req.params.Values(), bbb.KeyInvalidMeetingID, bbb.MsgMeetingNotFound)
+		unknownJoin(f, w, req)
 		return
 	}
 	// The browser goes straight to the server; the balancer is out of the
@@ -236,14 +251,14 @@ func (f *Front) joinError(w http.ResponseWriter, params url.Values, key, msg str
 var joinErrorEscaper = strings.NewReplacer("%5B", "[", "%5D", "]", "%3A", ":", "%2C", ",", "+", "%20")
 
 func (f *Front) end(w http.ResponseWriter, req *request) {
-	key := meetingKey(req)
+	key := req.key
 	if key == "" {
 		bbb.WriteError(w, bbb.KeyMissingMeetingID, bbb.MsgMissingMeetingID)
 		return
 	}
 	route, err := f.Pool.Lookup(key)
 	if errors.Is(err, balancer.ErrUnknownMeeting) {
-		bbb.WriteError(w, bbb.KeyNotFound, bbb.MsgMeetingNotFound)
+		unknownMeeting(f, w, req)
 		return
 	}
 	// Even a disabled server may still hold the meeting: try to end it.
@@ -256,7 +271,7 @@ func (f *Front) end(w http.ResponseWriter, req *request) {
 }
 
 func (f *Front) isMeetingRunning(w http.ResponseWriter, req *request) {
-	key := meetingKey(req)
+	key := req.key
 	if key == "" {
 		bbb.WriteError(w, bbb.KeyMissingMeetingID, bbb.MsgMissingMeetingID)
 		return
@@ -264,16 +279,16 @@ func (f *Front) isMeetingRunning(w http.ResponseWriter, req *request) {
 	route, err := f.Pool.Lookup(key)
 	if err != nil {
 		// Unknown here means not running anywhere: no server is asked.
-		bbb.WriteXML(w, bbb.SuccessXML(bbb.E("running", "false")))
+		notRunning(f, w, req)
 		return
 	}
 	f.forward(w, req, route, paramsFor(req, route), msgAccessFailed)
 }
 
-// meetingCall forwards a call about a known meeting; unknownKey/unknownMsg
-// answer for a meeting the registry does not have.
-func (f *Front) meetingCall(w http.ResponseWriter, req *request, unknownKey, unknownMsg, failMsg string) {
-	key := meetingKey(req)
+// meetingCall forwards a call about a known meeting; unknown answers for a
+// meeting the registry does not have.
+func (f *Front) meetingCall(w http.ResponseWriter, req *request, unknown func(*Front, http.ResponseWriter, *request), failMsg string) {
+	key := req.key
 	if key == "" {
 		bbb.WriteError(w, bbb.KeyMissingMeetingID, bbb.MsgMissingMeetingID)
 		return
@@ -284,22 +299,22 @@ func (f *Front) meetingCall(w http.ResponseWriter, req *request, unknownKey, unk
 		bbb.WriteError(w, bbb.KeyServerUnavailable, bbb.MsgServerUnavailable)
 		return
 	case err != nil:
-		bbb.WriteError(w, unknownKey, unknownMsg)
+		unknown(f, w, req)
 		return
 	}
 	f.forward(w, req, route, paramsFor(req, route), failMsg)
 }
 
 func (f *Front) getMeetingInfo(w http.ResponseWriter, req *request) {
-	f.meetingCall(w, req, bbb.KeyNotFound, bbb.MsgMeetingNotFound, msgAccessFailed)
+	f.meetingCall(w, req, unknownMeeting, msgAccessFailed)
 }
 
 func (f *Front) insertDocument(w http.ResponseWriter, req *request) {
-	f.meetingCall(w, req, bbb.KeyNotFound, "Meeting with id ["+req.meetingID+"] not found.", msgInsertFailed)
+	f.meetingCall(w, req, unknownInsert, msgInsertFailed)
 }
 
 func (f *Front) sendChatMessage(w http.ResponseWriter, req *request) {
-	f.meetingCall(w, req, "meetingNotFound", "Meeting not found", msgAccessFailed)
+	f.meetingCall(w, req, unknownChat, msgAccessFailed)
 }
 
 // getMeetings asks every reachable server at once, each with a short
@@ -321,8 +336,8 @@ func (f *Front) getMeetings(w http.ResponseWriter, req *request) {
 	for _, a := range answers {
 		for _, m := range a {
 			// Each tenant sees its own meetings, by the ids it knows.
-			owner, id := req.tenants.Owner(m.MeetingID)
-			if owner != req.tenant {
+			owner, id := tenants.Split(m.MeetingID)
+			if owner != req.tenant.Name {
 				continue
 			}
 			if id != m.MeetingID {

@@ -23,8 +23,8 @@ type Store interface {
 
 // MeetingRecord is one entry of the registry.
 type MeetingRecord struct {
-	Key       string    `json:"key"`        // the meetingID as the front-end knows it
-	MeetingID string    `json:"meeting_id"` // the meetingID sent to the BBB server
+	Key       string    `json:"key"`        // the registry's key: the meetingID scoped by its tenant (tenants.Tenant.ServerID)
+	MeetingID string    `json:"meeting_id"` // the meetingID sent to the BBB server (today always Key)
 	ServerID  string    `json:"server"`
 	Created   time.Time `json:"created"`
 }
@@ -45,6 +45,15 @@ type meeting struct {
 // Usage costs the same however many meetings the pool holds.
 const GroupSep = "~"
 
+// SplitKey splits a registry key into its group and the rest: the part
+// before the first GroupSep, or "" and the whole key when it has none.
+func SplitKey(key string) (group, rest string) {
+	if g, r, ok := strings.Cut(key, GroupSep); ok {
+		return g, r
+	}
+	return "", key
+}
+
 // groupUsage counts one group's meetings (under the pool's mu) and their
 // participants: at the last poll (under mu) plus joins since (atomic, as
 // joins hold only the read lock).
@@ -56,10 +65,7 @@ type groupUsage struct {
 
 // addLocked puts m into the registry under key and counts it in its group.
 func (p *Pool) addLocked(key string, m *meeting) {
-	group := ""
-	if i := strings.Index(key, GroupSep); i >= 0 {
-		group = key[:i]
-	}
+	group, _ := SplitKey(key)
 	g := p.groups[group]
 	if g == nil {
 		g = &groupUsage{}

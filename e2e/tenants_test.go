@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	bbbbalance "github.com/bbb-balance/bbb_balance"
 	"github.com/bbb-balance/bbb_balance/bbb"
 	"github.com/bbb-balance/bbb_balance/internal/rectest"
 )
@@ -350,5 +351,141 @@ func notTheAPI(t *testing.T, what, u string) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("%s: HTTP %d, want the site's 404", what, resp.StatusCode)
+	}
+}
+
+// The default front-end names other tenants' meetings and recordings by
+// their server-side ids ("school-b~X"), spelled every way a client can,
+// and a removed tenant's too: every call answers as for an unknown
+// meeting or recording, and no server hears of it.
+func TestTenantScopedIDsFromTheDefaultFrontEnd(t *testing.T) {
+	dir := t.TempDir()
+	p := startPool(t, 1, fmt.Sprintf(tenantsConfig, dir))
+	fake := p.fakes[0]
+	b := newTenantClient("b-secret", "", "bbb.school-b.test")
+	pool := newTenantClient(lbSecret, "", "")
+
+	mustOK(t, "B creates xx", b.get(t, "create", "meetingID=xx&name=Bee&moderatorPW=mp&attendeePW=ap"))
+	mustOK(t, "the pool creates xx", pool.get(t, "create", "meetingID=xx&name=Pool&moderatorPW=mp&attendeePW=ap"))
+	// A tenant that creates yy and is removed while yy runs.
+	mustAdmin(t, http.StatusCreated, "POST", "/bbb/tenants", map[string]any{"name": "school-d", "secrets": []string{"d-secret"}, "path_prefix": "/school-d"})
+	mustOK(t, "D creates yy", newTenantClient("d-secret", "/school-d", "").get(t, "create", "meetingID=yy&name=Dee"))
+	mustAdmin(t, http.StatusOK, "DELETE", "/bbb/tenants/school-d?force=true", nil)
+	// Recordings of B's xx and of the removed tenant's yy (imported after
+	// its removal).
+	recB := rectest.Recording{MeetingID: "school-b~xx", Host: "127.0.0.1", Published: true}.WithDefaults()
+	recD := rectest.Recording{MeetingID: "school-d~yy", Host: "127.0.0.1", Published: true}.WithDefaults()
+	for _, r := range []rectest.Recording{recB, recD} {
+		spool(t, dir, r.ID+".tar", mustTar(t, r, "presentation"))
+	}
+	type listing struct{ Recordings []bbbbalance.RecordingInfo }
+	eventually(t, "both recordings imported", func() bool {
+		var all listing
+		adminGet(t, "/bbb/recordings", &all)
+		return len(all.Recordings) == 2
+	})
+	var dRecs listing
+	adminGet(t, "/bbb/recordings?tenant=school-d", &dRecs)
+	if len(dRecs.Recordings) != 1 || dRecs.Recordings[0].MeetingID != "yy" {
+		t.Fatalf("the removed tenant's recording is listed as %+v, want school-d's yy", dRecs)
+	}
+
+	before := len(apiCalls(fake))
+	foreign := []string{
+		"school-b~xx", "school-b%7Exx", "school-b%7exx", "%73chool-b~xx", "school-b~xx&meetingID=xx",
+		"school-d~yy", "school-d%7Eyy", "school-d~school-b~xx",
+	}
+	for _, id := range foreign {
+		q := "meetingID=" + id
+		mustFail(t, "getMeetingInfo "+id, pool.get(t, "getMeetingInfo", q), bbb.KeyNotFound)
+		if r := pool.get(t, "isMeetingRunning", q); r.ReturnCode != bbb.Success || r.Running {
+			t.Fatalf("isMeetingRunning %s: %s", id, r.Raw)
+		}
+		mustFail(t, "join "+id, pool.get(t, "join", q+"&fullName=Eve&role=MODERATOR"), bbb.KeyInvalidMeetingID)
+		mustFail(t, "end "+id, pool.get(t, "end", q+"&password=mp"), bbb.KeyNotFound)
+		mustFail(t, "sendChatMessage "+id, pool.get(t, "sendChatMessage", q+"&message=hi"), "meetingNotFound")
+		mustFail(t, "create "+id, pool.get(t, "create", q+"&name=Evil"), bbb.KeyValidationError)
+		req, _ := http.NewRequest(http.MethodPost, pool.urlOf("insertDocument", q), strings.NewReader(`<modules><module name="presentation"><document url="https://example.com/x.pdf"/></module></modules>`))
+		req.Header.Set("Content-Type", "application/xml")
+		_, a := pool.do(t, req)
+		mustFail(t, "insertDocument "+id, a, bbb.KeyNotFound)
+		if got := getRecordingsAs(t, pool, q); len(got.Recordings) != 0 {
+			t.Fatalf("getRecordings?%s: %+v", q, got.Recordings)
+		}
+	}
+	// Other spellings are the default front-end's own ids, and unknown.
+	for _, id := range []string{"School-B~xx", "SCHOOL-B~xx", "school-b%7EXX", "school-b+xx", "school-b~"} {
+		q := "meetingID=" + id
+		mustFail(t, "getMeetingInfo "+id, pool.get(t, "getMeetingInfo", q), bbb.KeyNotFound)
+		mustFail(t, "join "+id, pool.get(t, "join", q+"&fullName=Eve&role=MODERATOR"), bbb.KeyInvalidMeetingID)
+		mustFail(t, "end "+id, pool.get(t, "end", q+"&password=mp"), bbb.KeyNotFound)
+	}
+	if calls := apiCalls(fake); len(calls) != before {
+		t.Fatalf("calls reached the server: %+v", calls[before:])
+	}
+	// The default front-end's list holds its own xx only.
+	if got := mustOK(t, "pool getMeetings", pool.get(t, "getMeetings", "")); len(got.Meetings) != 1 || got.Meetings[0].MeetingID != "xx" {
+		t.Fatalf("the default front-end's getMeetings: %+v", got.Meetings)
+	}
+	// Recordings by their ids: none is the default front-end's.
+	for _, r := range []rectest.Recording{recB, recD} {
+		if got := getRecordingsAs(t, pool, "recordID="+r.ID); len(got.Recordings) != 0 {
+			t.Fatalf("getRecordings recordID=%s: %+v", r.ID, got.Recordings)
+		}
+		mustFail(t, "publish "+r.ID, pool.get(t, "publishRecordings", "recordID="+r.ID+"&publish=false"), bbb.KeyNotFound)
+		mustFail(t, "update "+r.ID, pool.get(t, "updateRecordings", "recordID="+r.ID+"&meta_x=y"), bbb.KeyNotFound)
+		mustFail(t, "delete "+r.ID, pool.get(t, "deleteRecordings", "recordID="+r.ID), bbb.KeyNotFound)
+		if tracks := pool.get(t, "getRecordingTextTracks", "recordID="+r.ID); !strings.Contains(tracks.Raw, bbb.KeyNoRecordings) {
+			t.Fatalf("getRecordingTextTracks %s: %s", r.ID, tracks.Raw)
+		}
+	}
+	if got := getRecordingsAs(t, pool, ""); len(got.Recordings) != 0 {
+		t.Fatalf("the default front-end lists %+v", got.Recordings)
+	}
+	// The removed tenant's recording plays nowhere; B's on B's host only.
+	for u, want := range map[string]int{
+		base + "/presentation/" + recD.ID + "/shapes/1.svg": http.StatusNotFound,
+		base + "/presentation/" + recB.ID + "/shapes/1.svg": http.StatusNotFound,
+	} {
+		resp, body := fetch(t, http.MethodGet, u, nil)
+		if resp.StatusCode != want {
+			t.Errorf("%s: HTTP %d %.80s, want %d", u, resp.StatusCode, body, want)
+		}
+	}
+	// B's meeting and the removed tenant's are untouched on the server.
+	for _, id := range []string{"school-b~xx", "school-d~yy", "xx"} {
+		if !containsString(fake.Meetings(), id) {
+			t.Fatalf("%s no longer runs: %v", id, fake.Meetings())
+		}
+	}
+	mustOK(t, "B's xx", b.get(t, "getMeetingInfo", "meetingID=xx"))
+
+	// The operator sees tenants and front-end ids apart, and filters.
+	var all, onlyB, onlyDefault []bbbbalance.MeetingListing
+	adminGet(t, "/bbb/meetings", &all)
+	adminGet(t, "/bbb/meetings?tenant=school-b", &onlyB)
+	adminGet(t, "/bbb/meetings?tenant=", &onlyDefault)
+	got := map[string]string{}
+	for _, m := range all {
+		got[m.Key] = m.Tenant + "/" + m.MeetingID
+	}
+	if fmt.Sprint(got) != "map[school-b~xx:school-b/xx school-d~yy:school-d/yy xx:/xx]" {
+		t.Fatalf("GET /bbb/meetings: %v", got)
+	}
+	if len(onlyB) != 1 || onlyB[0].Key != "school-b~xx" || len(onlyDefault) != 1 || onlyDefault[0].Key != "xx" {
+		t.Fatalf("filtered: school-b %+v, default %+v", onlyB, onlyDefault)
+	}
+	out := cli(t, "meetings", "list", "--tenant", "school-b")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || strings.Join(strings.Fields(lines[1])[:3], " ") != "school-b xx bbb1" {
+		t.Fatalf("caddy bbb meetings list --tenant school-b:\n%s", out)
+	}
+	// Ending by a front-end's id needs its tenant; the default front-end's
+	// namespace rule holds here too.
+	cliFail(t, `no meeting "school-b~xx" of the default front-end`, "meetings", "end", "school-b~xx", "--tenant", "")
+	if out := cli(t, "meetings", "end", "xx", "--tenant", "school-b"); out != "meeting xx ended\n" {
+		t.Fatalf("end xx of school-b: %q", out)
+	}
+	if containsString(fake.Meetings(), "school-b~xx") || !containsString(fake.Meetings(), "xx") {
+		t.Fatalf("after ending school-b's xx the server runs %v", fake.Meetings())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/bbb-balance/bbb_balance/recordings"
@@ -308,5 +309,48 @@ func TestTenantOverrides(t *testing.T) {
 	}
 	if got, _ := db.TenantOverrides(ctx); len(got) != 1 {
 		t.Fatalf("after delete: %+v", got)
+	}
+}
+
+// Recordings imported under the default tenant before the tenants'
+// namespace rule go to the tenant their meeting id names, once.
+func TestMigrationAttributesNamespacedRecordings(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "bbb.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"school-b~x", "b~y~z", "Beta~y", "~z", "a-~w", "-a~w", "a.b~v", "plain", strings.Repeat("a", 64) + "~u", strings.Repeat("a", 63) + "~t"}
+	for i, m := range ids {
+		save(t, db, entry(m, int64(1000+i), recordings.StatePublished))
+	}
+	keep := entry("c~kept", 2000, recordings.StatePublished)
+	keep.Tenant = "t" // attributed already: left alone
+	save(t, db, keep)
+	if _, err := db.db.Exec(fmt.Sprintf("PRAGMA user_version = %d", len(migrations)-1)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if db, err = Open(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got := map[string]string{}
+	if _, err := db.Find(ctx, recordings.Query{AllTenants: true}, func(e *recordings.Entry) error {
+		got[e.Tenant+"|"+e.MeetingID] = e.RecordID
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"school-b|x", "b|y~z", "|Beta~y", "|~z", "|a-~w", "|-a~w", "|a.b~v", "|plain",
+		"|" + strings.Repeat("a", 64) + "~u", strings.Repeat("a", 63) + "|t", "t|c~kept"}
+	for _, w := range want {
+		if _, ok := got[w]; !ok {
+			t.Errorf("no recording %q after the migration; have %v", w, got)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d recordings, want %d: %v", len(got), len(want), got)
 	}
 }

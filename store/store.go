@@ -224,6 +224,18 @@ var migrations = []string{
 		removed    INTEGER NOT NULL,
 		updated_at INTEGER NOT NULL
 	) WITHOUT ROWID;`,
+	// A meeting id "<name>~<id>" whose <name> has a tenant name's form (a
+	// DNS label in lower case) is in the tenants' namespace (tenants.Split)
+	// whether that tenant exists or not: recordings imported under the
+	// default tenant before that rule (a removed tenant's) go to the
+	// tenant their id names.
+	`UPDATE recordings
+		SET tenant = substr(meeting_id, 1, instr(meeting_id, '~') - 1),
+		    meeting_id = substr(meeting_id, instr(meeting_id, '~') + 1)
+		WHERE tenant = '' AND instr(meeting_id, '~') BETWEEN 2 AND 64
+		  AND substr(meeting_id, 1, instr(meeting_id, '~') - 1) NOT GLOB '*[^a-z0-9-]*'
+		  AND substr(meeting_id, 1, 1) != '-'
+		  AND substr(meeting_id, instr(meeting_id, '~') - 1, 1) != '-';`,
 }
 
 func (s *DB) migrate(ctx context.Context) error {

@@ -8,12 +8,18 @@
 // registry and the recordings made of it); the front-end only ever sees
 // "room". The default tenant (the handler's own secrets) keeps its ids as
 // they are, so a pool that adds tenants keeps its running meetings.
+//
+// An id "<name>~<id>" whose <name> has a tenant name's form is in the
+// tenants' namespace, whether that tenant exists now, was removed or is
+// added later: the default tenant may not use such ids (Tenant.ServerID),
+// and a server-side id is attributed by its syntax alone (Split). So no id
+// a front-end can send maps onto another tenant's meeting or recording,
+// and adding a tenant never hands it meetings that were someone else's.
 package tenants
 
 import (
 	"fmt"
 	"net"
-	"regexp"
 	"strings"
 
 	"github.com/bbb-balance/bbb_balance/balancer"
@@ -113,12 +119,30 @@ func Merge(pool, own Params) Params {
 	return out
 }
 
-// MeetingID is the id the servers know the tenant's meeting id by.
-func (t *Tenant) MeetingID(id string) string {
+// ServerID is the id the servers, the registry and the recordings index
+// know tenant t's meeting id by, and false when id is not t's to name: a
+// default-tenant id in the tenants' namespace ("<name>~..."). Every call
+// that names a meeting goes through here, so such an id is unknown to the
+// default front-end, whatever the call.
+func (t *Tenant) ServerID(id string) (string, bool) {
 	if t.Name == "" {
-		return id
+		owner, _ := Split(id)
+		return id, owner == ""
 	}
-	return t.Name + Sep + id
+	return t.Name + Sep + id, true
+}
+
+// Split attributes a server-side meeting id by its syntax alone: the name
+// of the tenant it belongs to ("" for the default tenant) and the id its
+// front-end knows. The part before the first Sep names a tenant if it has
+// a tenant name's form; any other id is the default tenant's as it is.
+// Split inverts ServerID: t.ServerID(id) = (s, true) implies
+// Split(s) = (t.Name, id).
+func Split(serverID string) (tenant, id string) {
+	if name, rest := balancer.SplitKey(serverID); ValidName(name) {
+		return name, rest
+	}
+	return "", serverID
 }
 
 // Set is the tenants of a pool.
@@ -129,11 +153,20 @@ type Set struct {
 	byHost  map[string]*Tenant
 }
 
-var nameRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-
 // ValidName reports whether name can name a tenant: a DNS label in lower
 // case (scalelite chooses tenants by the first label of the host).
-func ValidName(name string) bool { return nameRe.MatchString(name) }
+// (It runs on every call that names a meeting: no regexp.)
+func ValidName(name string) bool {
+	if name == "" || len(name) > 63 || name[0] == '-' || name[len(name)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 // NewSet checks the tenants and builds their verifiers. algorithms are the
 // checksum algorithms accepted from every front-end.
@@ -226,23 +259,10 @@ func (s *Set) Resolve(host, path string) (*Tenant, string) {
 }
 
 // Owner returns the tenant a server-side meeting id belongs to and the id
-// its front-end knows.
-func (s *Set) Owner(serverID string) (*Tenant, string) {
-	if name, id, ok := strings.Cut(serverID, Sep); ok {
-		if t := s.byName[name]; t != nil {
-			return t, id
-		}
-	}
-	return s.Default, serverID
-}
-
-// Reserved reports whether a meeting id of tenant t would be taken for
-// another tenant's on the servers: a default-tenant id that starts with
-// a tenant's name and Sep.
-func (s *Set) Reserved(t *Tenant, id string) bool {
-	if t.Name != "" {
-		return false
-	}
-	owner, _ := s.Owner(id)
-	return owner != s.Default
+// its front-end knows; false when that tenant is not in the set (it was
+// removed, or never existed): such a meeting is nobody's to see.
+func (s *Set) Owner(serverID string) (*Tenant, string, bool) {
+	name, id := Split(serverID)
+	t, ok := s.Lookup(name)
+	return t, id, ok
 }

@@ -42,18 +42,82 @@ func TestResolve(t *testing.T) {
 func TestMeetingIDs(t *testing.T) {
 	s := set(t, Tenant{Name: "a", Secrets: []string{"x"}})
 	a, _ := s.Lookup("a")
-	if a.MeetingID("room") != "a~room" || s.Default.MeetingID("room") != "room" {
-		t.Fatal("server-side ids")
+	for _, tc := range []struct {
+		t      *Tenant
+		id     string
+		server string
+		own    bool
+	}{
+		{a, "room", "a~room", true},
+		{a, "x~y", "a~x~y", true}, // a tenant's own ids may hold "~"
+		{s.Default, "room", "room", true},
+		{s.Default, "a~room", "a~room", false},   // tenant a's
+		{s.Default, "zz~room", "zz~room", false}, // no tenant zz (yet, or any more)
+		{s.Default, "Zz~room", "Zz~room", true},  // not a tenant name's form
+		{s.Default, "~room", "~room", true},
+		{s.Default, "-a~room", "-a~room", true},
+		{s.Default, "a b~room", "a b~room", true},
+	} {
+		got, own := tc.t.ServerID(tc.id)
+		if got != tc.server || own != tc.own {
+			t.Errorf("tenant %q id %q: %q %v, want %q %v", tc.t.Name, tc.id, got, own, tc.server, tc.own)
+		}
 	}
-	if owner, id := s.Owner("a~room"); owner != a || id != "room" {
-		t.Fatalf("owner of a~room: %q %q", owner.Name, id)
+	for serverID, want := range map[string][2]string{
+		"a~room":    {"a", "room"},
+		"a~x~y":     {"a", "x~y"},
+		"zz~room":   {"zz", "room"},
+		"room":      {"", "room"},
+		"Zz~room":   {"", "Zz~room"},
+		"~room":     {"", "~room"},
+		"a-~room":   {"", "a-~room"},
+		"a.b~room":  {"", "a.b~room"},
+		"":          {"", ""},
+		"a~":        {"a", ""},
+		"9-z~room~": {"9-z", "room~"},
+	} {
+		if name, id := Split(serverID); name != want[0] || id != want[1] {
+			t.Errorf("Split(%q) = %q %q, want %q %q", serverID, name, id, want[0], want[1])
+		}
 	}
-	if owner, id := s.Owner("zz~room"); owner != s.Default || id != "zz~room" {
-		t.Fatalf("owner of zz~room: %q %q", owner.Name, id)
+	if owner, id, ok := s.Owner("a~room"); !ok || owner != a || id != "room" {
+		t.Fatalf("owner of a~room: %v %q %v", owner, id, ok)
 	}
-	if !s.Reserved(s.Default, "a~room") || s.Reserved(s.Default, "room") || s.Reserved(a, "a~room") {
-		t.Fatal("reserved ids")
+	if owner, _, ok := s.Owner("zz~room"); ok || owner != nil {
+		t.Fatalf("zz~room belongs to no tenant in force, got %v", owner)
 	}
+	if owner, id, ok := s.Owner("room"); !ok || owner != s.Default || id != "room" {
+		t.Fatalf("owner of room: %v %q %v", owner, id, ok)
+	}
+}
+
+// FuzzServerID checks the scoping rule for every id: an id a tenant may
+// use maps back onto that tenant and that id and no other, so no input of
+// one front-end reaches another's meetings or recordings.
+func FuzzServerID(f *testing.F) {
+	for _, id := range []string{"room", "beta~X", "Beta~X", "beta%7EX", "~", "a~b~c", "", "-x~y", "x-~y", strings.Repeat("a", 64) + "~x"} {
+		f.Add("", id)
+		f.Add("beta", id)
+	}
+	f.Fuzz(func(t *testing.T, name, id string) {
+		if name != "" && !ValidName(name) {
+			return
+		}
+		tenant := &Tenant{Name: name}
+		server, own := tenant.ServerID(id)
+		if !own {
+			if name != "" {
+				t.Fatalf("tenant %q may not use its own id %q", name, id)
+			}
+			if owner, _ := Split(id); owner == "" {
+				t.Fatalf("default id %q refused though Split gives it to the default", id)
+			}
+			return
+		}
+		if owner, back := Split(server); owner != name || back != id {
+			t.Fatalf("tenant %q id %q: server id %q splits to %q %q", name, id, server, owner, back)
+		}
+	})
 }
 
 func TestParams(t *testing.T) {
