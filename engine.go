@@ -84,7 +84,7 @@ func newEngine(key, path string, logger *zap.Logger) (*engine, error) {
 		db.Close()
 		return nil, err
 	}
-	client := &bbb.Client{HTTP: &http.Client{Transport: newTransport()}}
+	client := &bbb.Client{HTTP: &http.Client{Transport: newTransport(), CheckRedirect: bbb.SameHostRedirects}}
 	poller := health.New(pool, client, health.Config{}, logger)
 	poller.Observe(observePoll)
 	return &engine{

@@ -198,27 +198,46 @@ func (f *Front) join(w http.ResponseWriter, req *request) {
 		f.joinError(w, req.params.Values(), bbb.KeyMissingFullName, bbb.MsgMissingFullName)
 		return
 	}
+	// BBB: redirect is true unless given as anything but "true"; without
+	// it the answer is XML, for clients that fetch the session themselves.
+	v, given := req.params.Lookup("redirect")
+	asXML := given && v != "" && !strings.EqualFold(v, "true")
+	// Errors after validation are XML too when the client asked for XML.
+	laterError := func(key, msg string) {
+		if asXML {
+			bbb.WriteError(w, key, msg)
+			return
+		}
+		f.joinError(w, req.params.Values(), key, msg)
+	}
 	t := req.tenant
 	if t.MaxAttendees > 0 {
 		if _, n := f.Pool.Usage(t.Name); n >= t.MaxAttendees {
 			f.limitHit(t, "attendees")
-			f.joinError(w, req.params.Values(), bbb.KeyMaxParticipants, MsgMaxAttendees)
+			laterError(bbb.KeyMaxParticipants, MsgMaxAttendees)
 			return
 		}
 	}
 	route, err := f.Pool.Join(key)
 	switch {
 	case errors.Is(err, balancer.ErrUnavailable):
-		f.joinError(w, req.params.Values(), bbb.KeyServerUnavailable, bbb.MsgServerUnavailable)
+		laterError(bbb.KeyServerUnavailable, bbb.MsgServerUnavailable)
 		return
 	case err != nil:
 		unknownJoin(f, w, req)
 		return
 	}
+	params := t.Join.Apply(paramsFor(req, route))
+	if asXML {
+		// The server's own answer (session token, client URL), fetched
+		// here: such clients do not follow a redirect.
+		f.forward(w, req, route, params, msgAccessFailed)
+		return
+	}
 	// The browser goes straight to the server; the balancer is out of the
 	// way for the rest of the session. (No http.Redirect: its HTML body and
 	// URL cleaning cost a tenth of a join.)
-	w.Header().Set("Location", route.Server.CallURL("join", t.Join.Apply(paramsFor(req, route))))
+	w.Header().Set("Location", route.Server.CallURL("join", params))
 	w.WriteHeader(http.StatusFound)
 }
 

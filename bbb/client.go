@@ -35,6 +35,21 @@ type Client struct {
 	HTTP *http.Client
 }
 
+// SameHostRedirects is the CheckRedirect of a Client's http.Client: a
+// server may move its own API (http to https), but an answer that sends
+// the caller to another host is not followed. A join that fails on the
+// server redirects to the errorRedirectUrl or logoutURL its caller chose;
+// the balancer must never fetch those.
+func SameHostRedirects(req *http.Request, via []*http.Request) error {
+	switch {
+	case len(via) >= 10:
+		return errors.New("stopped after 10 redirects")
+	case req.URL.Host != via[0].URL.Host:
+		return http.ErrUseLastResponse
+	}
+	return nil
+}
+
 // CallError is a call that got no usable BBB answer: the server was
 // unreachable, timed out, or answered something that is not BBB XML.
 type CallError struct {
