@@ -33,6 +33,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    database <path>
 //	    timeout <duration>
 //	    getmeetings_timeout <duration>
+//	    getmeetings_max_age <duration>|off
 //	    health_interval <duration>
 //	    health_timeout <duration>
 //	    health_passes <n>
@@ -120,6 +121,20 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "getmeetings_timeout":
 			if err := parseDuration(d, &h.GetMeetingsTimeout); err != nil {
 				return err
+			}
+		case "getmeetings_max_age":
+			args := d.RemainingArgs()
+			switch {
+			case len(args) != 1:
+				return d.ArgErr()
+			case args[0] == "off" || args[0] == "0":
+				h.GetMeetingsMaxAge = -1 // every call asks every server
+			default:
+				dur, err := caddy.ParseDuration(args[0])
+				if err != nil || dur <= 0 {
+					return d.Errf("getmeetings_max_age: %q is not a positive duration or off", args[0])
+				}
+				h.GetMeetingsMaxAge = caddy.Duration(dur)
 			}
 		case "health_interval":
 			if err := parseDuration(d, &h.HealthInterval); err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddytest"
@@ -25,6 +26,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		database /var/lib/bbb.sqlite
 		timeout 7s
 		getmeetings_timeout 2s
+		getmeetings_max_age 3s
 		server bbb1 https://bbb1.example.com/bigbluebutton/api {
 			secret s1
 			weight 2.5
@@ -48,6 +50,21 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	}
 	if h.Database != "/var/lib/bbb.sqlite" || time.Duration(h.Timeout) != 7*time.Second || time.Duration(h.GetMeetingsTimeout) != 2*time.Second {
 		t.Errorf("database %q timeout %v getmeetings_timeout %v", h.Database, h.Timeout, h.GetMeetingsTimeout)
+	}
+	if time.Duration(h.GetMeetingsMaxAge) != 3*time.Second {
+		t.Errorf("getmeetings_max_age %v", h.GetMeetingsMaxAge)
+	}
+	for arg, want := range map[string]caddy.Duration{"off": -1, "0": -1, "250ms": caddy.Duration(250 * time.Millisecond)} {
+		var h Handler
+		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("bbb_balance {\n secret s\n getmeetings_max_age " + arg + "\n}")); err != nil || h.GetMeetingsMaxAge != want {
+			t.Errorf("getmeetings_max_age %s: %v %v, want %v", arg, h.GetMeetingsMaxAge, err, want)
+		}
+	}
+	for _, bad := range []string{"", "-1s", "soon", "1s 2s"} {
+		var h Handler
+		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("bbb_balance {\n secret s\n getmeetings_max_age " + bad + "\n}")); err == nil {
+			t.Errorf("getmeetings_max_age %q accepted", bad)
+		}
 	}
 	want := []balancer.ServerConfig{
 		{ID: "bbb1", URL: "https://bbb1.example.com/bigbluebutton/api", Secret: "s1", Weight: 2.5, Tag: "big", State: balancer.Cordoned, Algorithm: "sha1"},

@@ -54,6 +54,13 @@ type Handler struct {
 	// GetMeetingsTimeout bounds how long getMeetings waits for each
 	// server; a slower server is left out of the answer. Default 3s.
 	GetMeetingsTimeout caddy.Duration `json:"getmeetings_timeout,omitempty"`
+	// GetMeetingsMaxAge is how old a server's last getMeetings answer (its
+	// poll's, or an earlier getMeetings call's) may be to serve a
+	// getMeetings instead of asking that server again; an answer older
+	// than a create or end the balancer made on that server never serves.
+	// Default twice the health interval (the polls' answers serve, unless a
+	// poll was missed); negative: every getMeetings asks every server.
+	GetMeetingsMaxAge caddy.Duration `json:"getmeetings_max_age,omitempty"`
 
 	// HealthInterval is how often every server is polled (a signed
 	// getMeetings), default 10s. The names and meanings of the four health
@@ -163,13 +170,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 
 	h.front = &api.Front{
-		Tenants:       &eng.tenants,
-		Pool:          eng.pool,
-		Client:        eng.client,
-		Logger:        h.logger,
-		Timeout:       time.Duration(h.Timeout),
-		FanoutTimeout: time.Duration(h.GetMeetingsTimeout),
-		Observer:      apiObserver{},
+		Tenants:        &eng.tenants,
+		Pool:           eng.pool,
+		Client:         eng.client,
+		Logger:         h.logger,
+		Timeout:        time.Duration(h.Timeout),
+		FanoutTimeout:  time.Duration(h.GetMeetingsTimeout),
+		MeetingsMaxAge: h.meetingsMaxAge(),
+		Observer:       apiObserver{},
 	}
 	if r := h.Recordings; r != nil {
 		h.front.Recordings, h.front.Files, h.front.ReadyURLs = eng.db, lib, eng.db
@@ -197,6 +205,19 @@ type LoadConfig struct {
 	Video            float64        `json:"video,omitempty"`
 	NewMeetingSize   float64        `json:"new_meeting_size,omitempty"`
 	NewMeetingWindow caddy.Duration `json:"new_meeting_window,omitempty"`
+}
+
+// meetingsMaxAge is GetMeetingsMaxAge with its default; 0 when off (every
+// call asks every server).
+func (h *Handler) meetingsMaxAge() time.Duration {
+	switch age := time.Duration(h.GetMeetingsMaxAge); {
+	case age < 0:
+		return 0
+	case age == 0:
+		return 2 * h.settings().health.Interval
+	default:
+		return age
+	}
 }
 
 func (h *Handler) settings() engineSettings {

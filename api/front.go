@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
@@ -33,7 +34,10 @@ type Front struct {
 	Logger        *zap.Logger
 	Timeout       time.Duration // for a call forwarded to one server
 	FanoutTimeout time.Duration // for each server asked by getMeetings
-	Observer      Observer      // told about every call; may be nil
+	// MeetingsMaxAge is how old a server's kept getMeetings answer may be
+	// to serve a getMeetings (0: every call asks every server).
+	MeetingsMaxAge time.Duration
+	Observer       Observer // told about every call; may be nil
 
 	Recordings recordings.Store // the recordings index; nil: "no recordings"
 	Files      RecordingFiles   // the recordings' files; nil: index only
@@ -46,6 +50,8 @@ type Front struct {
 	// Callbacks intercepts the end-of-meeting and analytics callbacks of
 	// creates and relays them (callbacks.go); nil: passed to the server.
 	Callbacks *Callbacks
+
+	fetches singleflight.Group // getMeetings requests in flight, by server
 }
 
 // TenantSource gives the tenants in force; they change with the config
@@ -146,6 +152,10 @@ func (f *Front) serve(w http.ResponseWriter, r *http.Request, set *tenants.Set, 
 	h.serve(f, w, req)
 }
 
+// envelopeBytes is how much of an answer the Observer reads for its
+// returncode and messageKey.
+const envelopeBytes = 1024
+
 // resultRecorder remembers what an answer said, for the Observer.
 type resultRecorder struct {
 	http.ResponseWriter
@@ -162,7 +172,9 @@ func (r *resultRecorder) WriteHeader(code int) {
 func (r *resultRecorder) Write(b []byte) (int, error) {
 	if !r.seen {
 		r.seen = true
-		r.env, _ = bbb.ParseEnvelope(b)
+		// returncode and messageKey open every BBB answer: a large one
+		// (getMeetings, getRecordings) need not be searched to its end.
+		r.env, _ = bbb.ParseEnvelope(b[:min(len(b), envelopeBytes)])
 	}
 	return r.ResponseWriter.Write(b)
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -336,14 +337,22 @@ func (f *Front) sendChatMessage(w http.ResponseWriter, req *request) {
 	f.meetingCall(w, req, unknownChat, msgAccessFailed)
 }
 
-// getMeetings asks every reachable server at once, each with a short
-// timeout, and merges what came back: a dead server costs its meetings in
-// the list, never the call.
+// getMeetings merges every reachable server's meetings. A server's last
+// answer (its poll's, or an earlier getMeetings') serves when it is no
+// older than MeetingsMaxAge and nothing went through the balancer on that
+// server since (balancer.Pool.MeetingsAnswer); the others are asked at
+// once, each with a short timeout, and concurrent calls share one request
+// per server: a dead server costs its meetings in the list, never the
+// call, and a burst of calls costs the servers one request each.
 func (f *Front) getMeetings(w http.ResponseWriter, req *request) {
 	routes := f.Pool.Reachable()
 	answers := make([][]bbb.MeetingXML, len(routes))
 	var wg sync.WaitGroup
 	for i, route := range routes {
+		if ms, ok := f.Pool.MeetingsAnswer(route.ServerID, f.MeetingsMaxAge); ok {
+			answers[i] = ms
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -351,7 +360,11 @@ func (f *Front) getMeetings(w http.ResponseWriter, req *request) {
 		}()
 	}
 	wg.Wait()
-	var all []bbb.MeetingXML
+	n := 0
+	for _, a := range answers {
+		n += len(a)
+	}
+	all := make([]bbb.MeetingXML, 0, n)
 	for _, a := range answers {
 		for _, m := range a {
 			// Each tenant sees its own meetings, by the ids it knows.
@@ -366,22 +379,42 @@ func (f *Front) getMeetings(w http.ResponseWriter, req *request) {
 			all = append(all, m)
 		}
 	}
-	bbb.WriteXML(w, bbb.MeetingsXML(all))
+	bbb.WriteMeetings(w, all)
 }
 
+// serverMeetings asks one server for its meetings, sharing the request
+// with the calls that want the same at the same time, and keeps the
+// answer for later calls.
 func (f *Front) serverMeetings(ctx context.Context, route balancer.Route) []bbb.MeetingXML {
-	ctx, cancel := context.WithTimeout(ctx, f.FanoutTimeout)
-	defer cancel()
-	body, err := f.Client.Open(ctx, route.Server, "getMeetings", "")
-	if err != nil {
-		f.Logger.Warn("getMeetings: server left out", zap.String("server", route.ServerID), zap.Error(err))
+	ch := f.fetches.DoChan(route.ServerID, func() (any, error) {
+		// A request that just finished may have brought what this call
+		// wants: its caller looked before that answer was kept.
+		if ms, ok := f.Pool.MeetingsAnswer(route.ServerID, f.MeetingsMaxAge); ok {
+			return ms, nil
+		}
+		// Shared: one caller going away must not cut the others off.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.FanoutTimeout)
+		defer cancel()
+		started := time.Now()
+		body, err := f.Client.Open(ctx, route.Server, "getMeetings", "")
+		if err != nil {
+			f.Logger.Warn("getMeetings: server left out", zap.String("server", route.ServerID), zap.Error(err))
+			return nil, nil
+		}
+		defer body.Close()
+		res, err := bbb.ReadMeetings(body)
+		if err != nil || !res.OK() {
+			f.Logger.Warn("getMeetings: server left out", zap.String("server", route.ServerID), zap.Error(err))
+			return nil, nil
+		}
+		f.Pool.KeepMeetingsAnswer(route.ServerID, started, res.Meetings)
+		return res.Meetings, nil
+	})
+	select {
+	case r := <-ch:
+		ms, _ := r.Val.([]bbb.MeetingXML)
+		return ms
+	case <-ctx.Done():
 		return nil
 	}
-	defer body.Close()
-	res, err := bbb.ReadMeetings(body)
-	if err != nil || !res.OK() {
-		f.Logger.Warn("getMeetings: server left out", zap.String("server", route.ServerID), zap.Error(err))
-		return nil
-	}
-	return res.Meetings
 }

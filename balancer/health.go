@@ -19,9 +19,9 @@ type HealthRule struct {
 // Poll is the outcome of one getMeetings poll of one server.
 type Poll struct {
 	Started  time.Time
-	Err      error         // nil for a good poll
-	Meetings []bbb.Meeting // what the server runs (good polls)
-	Version  string        // BBB version, when the poll asked for it
+	Err      error            // nil for a good poll
+	Meetings []bbb.MeetingXML // what the server runs, each with its XML (good polls)
+	Version  string           // BBB version, when the poll asked for it
 }
 
 // Change is what a poll changed, for logs and events.
@@ -77,6 +77,7 @@ func (p *Pool) Report(ctx context.Context, serverID string, poll Poll, rule Heal
 		}
 	}
 	p.applyMeetings(s, poll, &ch)
+	s.keepAnswerLocked(poll.Started, poll.Meetings)
 	if s.State == Cordoned && s.stats.Meetings == 0 && len(s.placed) == 0 {
 		s.State, ch.Drained = Disabled, true
 	}
@@ -115,7 +116,7 @@ func (p *Pool) applyMeetings(s *server, poll Poll, ch *Change) {
 	var fr []fresh
 	for _, m := range poll.Meetings {
 		seen[m.MeetingID] = true
-		base += p.model.steady(m)
+		base += p.model.steady(m.Meeting)
 		st.Meetings++
 		st.Users += m.ParticipantCount
 		st.LargestMeeting = max(st.LargestMeeting, m.ParticipantCount)

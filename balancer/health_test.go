@@ -82,7 +82,7 @@ func TestEndedMeetingsLeaveRegistry(t *testing.T) {
 	clock = clock.Add(time.Second)
 	started := clock // the poll starts after the confirmations
 	// in-flight: placed, its create not answered yet; the poll cannot show it.
-	ch := p.Report(ctx, "bbb1", Poll{Started: started, Meetings: []bbb.Meeting{{MeetingID: "running"}}}, HealthRule{Passes: 1})
+	ch := p.Report(ctx, "bbb1", Poll{Started: started, Meetings: xmls(bbb.Meeting{MeetingID: "running"})}, HealthRule{Passes: 1})
 	if len(ch.Stale) != 1 || ch.Stale[0].Key != "ended" {
 		t.Fatalf("stale %+v, want only 'ended'", ch.Stale)
 	}
@@ -101,7 +101,7 @@ func TestEndedMeetingsLeaveRegistry(t *testing.T) {
 	clock = clock.Add(time.Second)
 	p.Place(ctx, Request{Key: "late", MeetingID: "late"})
 	p.Confirm(ctx, "late", "late", "bbb1")
-	if ch := p.Report(ctx, "bbb1", Poll{Started: started, Meetings: []bbb.Meeting{{MeetingID: "running"}}}, HealthRule{}); len(ch.Stale) != 1 || ch.Stale[0].Key != "in-flight" {
+	if ch := p.Report(ctx, "bbb1", Poll{Started: started, Meetings: xmls(bbb.Meeting{MeetingID: "running"})}, HealthRule{}); len(ch.Stale) != 1 || ch.Stale[0].Key != "in-flight" {
 		// in-flight is still unconfirmed, so it stays; nothing is stale.
 		if len(ch.Stale) != 0 {
 			t.Errorf("stale %+v", ch.Stale)
@@ -123,7 +123,7 @@ func TestCordonedDrainsToDisabled(t *testing.T) {
 	cfg[0].State = Cordoned
 	p.SetServers(cfg)
 	ctx := context.Background()
-	poll := Poll{Started: time.Now(), Meetings: []bbb.Meeting{{MeetingID: "class", ParticipantCount: 3}}}
+	poll := Poll{Started: time.Now(), Meetings: xmls(bbb.Meeting{MeetingID: "class", ParticipantCount: 3})}
 	if ch := p.Report(ctx, "bbb1", poll, HealthRule{}); ch.Drained {
 		t.Fatal("drained with a meeting running")
 	}
@@ -141,12 +141,12 @@ func TestLoadFormula(t *testing.T) {
 	now := time.Now().Truncate(time.Millisecond) // BBB's createTime is in ms
 	p.now = func() time.Time { return now }
 	old := now.Add(-time.Hour).UnixMilli()
-	poll := Poll{Started: now, Meetings: []bbb.Meeting{
-		{MeetingID: "a", CreateTime: old, ParticipantCount: 4, ModeratorCount: 1, VoiceParticipantCount: 2, VideoCount: 1},
-		{MeetingID: "a-breakout", CreateTime: old, IsBreakout: true, ParticipantCount: 2, VoiceParticipantCount: 2},
+	poll := Poll{Started: now, Meetings: xmls(
+		bbb.Meeting{MeetingID: "a", CreateTime: old, ParticipantCount: 4, ModeratorCount: 1, VoiceParticipantCount: 2, VideoCount: 1},
+		bbb.Meeting{MeetingID: "a-breakout", CreateTime: old, IsBreakout: true, ParticipantCount: 2, VoiceParticipantCount: 2},
 		// 5 minutes old, 4 of an expected 10 joined: reserve (10-4) × ½.
-		{MeetingID: "b", CreateTime: now.Add(-5 * time.Minute).UnixMilli(), ParticipantCount: 4},
-	}}
+		bbb.Meeting{MeetingID: "b", CreateTime: now.Add(-5 * time.Minute).UnixMilli(), ParticipantCount: 4},
+	)}
 	p.Report(context.Background(), "bbb1", poll, HealthRule{})
 	// a: 1 + 4 + 1 + 2 = 8; breakout: voice 1; b: 1 + 4 + 3 = 8; sum 17, weight 2
 	if got := p.Servers()[0].Load; got != 34 {
@@ -236,4 +236,13 @@ func TestJoinIsConcurrent(t *testing.T) {
 
 func bbbMeeting(id string, created time.Time) bbb.Meeting {
 	return bbb.Meeting{MeetingID: id, CreateTime: created.UnixMilli(), ParticipantCount: 3}
+}
+
+// xmls gives meetings the shape a poll reports them in.
+func xmls(ms ...bbb.Meeting) []bbb.MeetingXML {
+	out := make([]bbb.MeetingXML, len(ms))
+	for i, m := range ms {
+		out[i] = bbb.MeetingXML{Meeting: m}
+	}
+	return out
 }

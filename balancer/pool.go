@@ -328,6 +328,9 @@ func (p *Pool) Confirm(ctx context.Context, key, meetingID, serverID string) err
 	if m != nil && m.ServerID == serverID {
 		if m.confirmed.IsZero() {
 			m.confirmed = now
+			if s := p.servers[serverID]; s != nil {
+				s.changed = now
+			}
 		}
 		p.mu.Unlock()
 		return nil
@@ -341,6 +344,7 @@ func (p *Pool) Confirm(ctx context.Context, key, meetingID, serverID string) err
 	m = &meeting{MeetingRecord: rec, confirmed: now, size: p.model.NewMeetingSize}
 	p.addLocked(key, m)
 	s.placed[meetingID] = m
+	s.changed = now
 	p.mu.Unlock()
 	return p.store.SaveMeeting(ctx, rec)
 }
@@ -354,6 +358,9 @@ func (p *Pool) Forget(ctx context.Context, key, serverID string) error {
 		return nil
 	}
 	p.dropLocked(key)
+	if s := p.servers[serverID]; s != nil {
+		s.changed = p.now()
+	}
 	p.mu.Unlock()
 	return p.store.DeleteMeeting(ctx, key)
 }

@@ -233,7 +233,7 @@ func TestLoadRestoresRegistry(t *testing.T) {
 	if err != ErrUnavailable || r.ServerID != pl.ServerID {
 		t.Fatalf("after reload: %+v %v", r, err)
 	}
-	p2.Report(ctx, pl.ServerID, Poll{Started: time.Now(), Meetings: []bbb.Meeting{{MeetingID: "room"}}}, HealthRule{Passes: 1})
+	p2.Report(ctx, pl.ServerID, Poll{Started: time.Now(), Meetings: xmls(bbb.Meeting{MeetingID: "room"})}, HealthRule{Passes: 1})
 	if r, err := p2.Lookup("room"); err != nil || r.ServerID != pl.ServerID {
 		t.Errorf("after the first poll: %+v %v", r, err)
 	}
@@ -325,8 +325,8 @@ func TestUsageFollowsPollsAndEnds(t *testing.T) {
 	p.Join("a~1")
 	p.Join("a~1")
 	// The poll sees 5 in a~1 (the joins among them) and 1 in a~2.
-	p.Report(ctx, "bbb1", Poll{Started: time.Now().Add(time.Second), Meetings: []bbb.Meeting{
-		{MeetingID: "a~1", ParticipantCount: 5, Running: true}, {MeetingID: "a~2", ParticipantCount: 1, Running: true}}},
+	p.Report(ctx, "bbb1", Poll{Started: time.Now().Add(time.Second), Meetings: xmls(
+		bbb.Meeting{MeetingID: "a~1", ParticipantCount: 5, Running: true}, bbb.Meeting{MeetingID: "a~2", ParticipantCount: 1, Running: true})},
 		HealthRule{Passes: 1, Fails: 1})
 	if m, u := p.Usage("a"); m != 2 || u != 6 {
 		t.Fatalf("after the poll: %d meetings %d participants, want 2 and 6", m, u)

@@ -67,7 +67,7 @@ func BenchmarkPlaceBusyPool(b *testing.B) {
 		var poll Poll
 		poll.Started = time.Now()
 		for m := 0; m < 50; m++ {
-			poll.Meetings = append(poll.Meetings, bbbMeeting(fmt.Sprint(c.ID, "-", m), time.Now()))
+			poll.Meetings = append(poll.Meetings, xmls(bbbMeeting(fmt.Sprint(c.ID, "-", m), time.Now()))...)
 		}
 		p.Report(context.Background(), c.ID, poll, HealthRule{Passes: 1})
 	}

@@ -106,6 +106,9 @@ type server struct {
 
 	placed map[string]*meeting // registry meetings on this server, by the server's meetingID
 	stats  Stats
+
+	answer  answer    // its last getMeetings answer (answers.go)
+	changed time.Time // when the balancer last created or forgot a meeting on it
 }
 
 // Stats is what the last good poll saw on a server.

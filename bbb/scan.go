@@ -9,50 +9,26 @@ import (
 
 // The poller reads every server's getMeetings every interval: 1,000 servers
 // with a few dozen meetings each is tens of MB of XML per round, and
-// encoding/xml spends most of a round's CPU on it. scanMeetingList reads
-// just the numbers, walking the tags with a depth count, so an attendee's
+// encoding/xml spends most of a round's CPU on it. scanMeetings reads the
+// numbers and slices out each meeting's XML (kept for the pool's
+// getMeetings), walking the tags with a depth count, so an attendee's
 // customdata or a meeting's metadata can never pass for a meeting's own
 // field. Anything it does not expect (a comment, CDATA, a declaration)
 // sends the answer to encoding/xml instead.
 
 var errScan = errors.New("bbb: not a plain getMeetings answer")
 
-// ReadMeetingList parses a getMeetings answer for its numbers, fast.
-func ReadMeetingList(r io.Reader) (*MeetingList, error) {
-	return readScanned(r, scanMeetingList, ParseMeetingList)
-}
-
 // ReadMeetings parses a getMeetings answer keeping each meeting's XML
-// (ParseMeetings), fast: the merged getMeetings of a large pool reads
-// every server's whole answer on every call.
+// (ParseMeetings), fast; encoding/xml reads what the scanner does not take.
 func ReadMeetings(r io.Reader) (*MeetingsResponse, error) {
-	return readScanned(r, scanMeetings, ParseMeetings)
-}
-
-// readScanned reads an answer with the scanner, and with encoding/xml
-// (parse) when the scanner does not take it.
-func readScanned[T any](r io.Reader, scan func([]byte) (T, error), parse func(io.Reader) (T, error)) (T, error) {
 	body, err := io.ReadAll(io.LimitReader(r, MaxAnswer))
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	if res, err := scan(body); err == nil {
-		return res, nil
-	}
-	return parse(bytes.NewReader(body))
-}
-
-func scanMeetingList(b []byte) (*MeetingList, error) {
-	res, err := scanMeetings(b)
 	if err != nil {
 		return nil, err
 	}
-	list := &MeetingList{Envelope: res.Envelope}
-	for _, m := range res.Meetings {
-		list.Meetings = append(list.Meetings, m.Meeting)
+	if res, err := scanMeetings(body); err == nil {
+		return res, nil
 	}
-	return list, nil
+	return ParseMeetings(bytes.NewReader(body))
 }
 
 // scanMeetings reads a getMeetings answer: each meeting's fields, and its

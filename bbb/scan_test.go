@@ -60,40 +60,32 @@ func TestScanMatchesEncodingXML(t *testing.T) {
 		"<response><returncode>FAILED</returncode><messageKey>checksumError</messageKey><message>Checksums do not match</message></response>",
 	}
 	for _, doc := range docs {
-		want, err := ParseMeetingList(bytes.NewReader([]byte(doc)))
+		want, err := ParseMeetings(bytes.NewReader([]byte(doc)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := scanMeetingList([]byte(doc))
-		if err != nil {
-			t.Fatalf("scan: %v", err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("scan\n%+v\nencoding/xml\n%+v", got, want)
-		}
-		wantXML, _ := ParseMeetings(bytes.NewReader([]byte(doc)))
-		if gotXML, err := scanMeetings([]byte(doc)); err != nil || !reflect.DeepEqual(gotXML, wantXML) {
-			t.Errorf("with the raw XML: scan\n%+v (%v)\nencoding/xml\n%+v", gotXML, err, wantXML)
+		if got, err := scanMeetings([]byte(doc)); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("scan\n%+v (%v)\nencoding/xml\n%+v", got, err, want)
 		}
 	}
-	got, _ := scanMeetingList([]byte(meetingsDoc))
+	got, _ := scanMeetings([]byte(meetingsDoc))
 	if m := got.Meetings[0]; m.ParticipantCount != 2 || m.IsBreakout || m.VideoCount != 1 {
 		t.Errorf("fields taken from customdata or metadata: %+v", m)
 	}
 }
 
-func TestReadMeetingListFallsBack(t *testing.T) {
+func TestReadMeetingsFallsBack(t *testing.T) {
 	for _, doc := range []string{
 		`<?xml version="1.0"?>` + meetingsDoc,
 		"<response><returncode>SUCCESS</returncode><!-- note --><meetings/></response>",
 	} {
-		l, err := ReadMeetingList(bytes.NewReader([]byte(doc)))
+		l, err := ReadMeetings(bytes.NewReader([]byte(doc)))
 		if err != nil || l.ReturnCode != Success {
 			t.Errorf("%.40q: %+v %v", doc, l, err)
 		}
 	}
 	for _, bad := range []string{"", "garbage", "<html><body>oops</body></html>", "<response><returncode>SUCCESS</returncode><meetings>"} {
-		if _, err := ReadMeetingList(bytes.NewReader([]byte(bad))); err == nil {
+		if _, err := ReadMeetings(bytes.NewReader([]byte(bad))); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}
@@ -120,7 +112,7 @@ func BenchmarkScanMeetings(b *testing.B) {
 	doc := []byte(meetingsDoc)
 	b.SetBytes(int64(len(doc)))
 	for b.Loop() {
-		scanMeetingList(doc)
+		scanMeetings(doc)
 	}
 }
 
@@ -128,6 +120,6 @@ func BenchmarkParseMeetingsXML(b *testing.B) {
 	doc := []byte(meetingsDoc)
 	b.SetBytes(int64(len(doc)))
 	for b.Loop() {
-		ParseMeetingList(bytes.NewReader(doc))
+		ParseMeetings(bytes.NewReader(doc))
 	}
 }

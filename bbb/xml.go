@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 )
 
 // Return codes.
@@ -200,24 +202,12 @@ type MeetingsResponse struct {
 	Meetings []MeetingXML `xml:"meetings>meeting"`
 }
 
-// MeetingList is a parsed getMeetings answer without the raw XML, for the
-// poller, which only counts.
-type MeetingList struct {
-	Envelope
-	Meetings []Meeting `xml:"meetings>meeting"`
-}
-
 // ParseMeetings parses a getMeetings answer, keeping each meeting's XML.
 func ParseMeetings(r io.Reader) (*MeetingsResponse, error) {
 	var m MeetingsResponse
 	return &m, decodeAnswer(r, &m, &m.Envelope)
 }
 
-// ParseMeetingList parses a getMeetings answer for its numbers.
-func ParseMeetingList(r io.Reader) (*MeetingList, error) {
-	var m MeetingList
-	return &m, decodeAnswer(r, &m, &m.Envelope)
-}
 
 // IndexResponse is what the balancer reads of a server's index answer.
 type IndexResponse struct {
@@ -241,18 +231,49 @@ func decodeAnswer(r io.Reader, into any, env *Envelope) error {
 	return nil
 }
 
-// MeetingsXML renders a getMeetings answer from meetings gathered from
-// several servers, with BBB's noMeetings shape when there are none.
-func MeetingsXML(meetings []MeetingXML) []byte {
+// WriteMeetings answers a getMeetings with meetings gathered from several
+// servers, with BBB's noMeetings shape when there are none.
+func WriteMeetings(w http.ResponseWriter, meetings []MeetingXML) {
 	if len(meetings) == 0 {
-		return SuccessXML(Element{Name: "meetings"}, E("messageKey", KeyNoMeetings), E("message", MsgNoMeetings))
+		WriteXML(w, SuccessXML(Element{Name: "meetings"}, E("messageKey", KeyNoMeetings), E("message", MsgNoMeetings)))
+		return
 	}
-	list := Element{Name: "meetings", Children: make([]Element, len(meetings))}
-	for i, m := range meetings {
-		list.Children[i] = Element{Name: "meeting", Raw: m.Inner}
+	const (
+		head = "<response><returncode>" + Success + "</returncode><meetings>"
+		tail = "</meetings></response>"
+	)
+	// A large pool's list is megabytes: it is laid out in one buffer of
+	// its exact size (reused) and written at once, with its length, which
+	// costs the fewest copies and write calls.
+	size := len(head) + len(tail)
+	for _, m := range meetings {
+		size += len("<meeting></meeting>") + len(m.Inner)
 	}
-	return SuccessXML(list)
+	bp := meetingsBuffers.Get().(*[]byte)
+	b := append((*bp)[:0], head...)
+	for _, m := range meetings {
+		b = append(b, "<meeting>"...)
+		b = append(b, m.Inner...)
+		b = append(b, "</meeting>"...)
+	}
+	b = append(b, tail...)
+	h := w.Header()
+	h.Set("Content-Type", ContentTypeXML)
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Content-Length", strconv.Itoa(size))
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+	if cap(b) <= maxKeptBuffer {
+		*bp = b
+		meetingsBuffers.Put(bp)
+	}
 }
+
+// meetingsBuffers keeps WriteMeetings' buffers between calls; one larger
+// than maxKeptBuffer (a pool far beyond the usual) is left to the GC.
+var meetingsBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxKeptBuffer = 16 << 20
 
 // ValidElementName reports whether s is safe as an XML element name (BBB renders metadata keys as element
 // names): an ASCII letter

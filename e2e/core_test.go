@@ -146,8 +146,9 @@ func TestCreateFormPostEmptyQuery(t *testing.T) {
 	mustFail(t, "json body", a, "unsupportedContentType")
 }
 
+// Live answers (getmeetings_max_age off): every call asks every server.
 func TestGetMeetingsWithServersDown(t *testing.T) {
-	p := startPool(t, 3, "getmeetings_timeout 1s")
+	p := startPool(t, 3, "getmeetings_timeout 1s\ngetmeetings_max_age off")
 	c := newClient()
 	for i := 0; i < 3; i++ {
 		mustOK(t, "create", c.get(t, "create", createQuery(fmt.Sprint("gm", i))))
@@ -407,5 +408,47 @@ func TestAdaptedJSONRuns(t *testing.T) {
 	mustOK(t, "create through the JSON config", c.get(t, "create", createQuery("json-room")))
 	if p.holder("json-room") < 0 {
 		t.Error("the meeting reached no server")
+	}
+}
+
+// getMeetings answers from the servers' kept answers (the polls', here
+// never older than the hour allowed), asks a server again only after the
+// balancer created or ended a meeting there, and a burst of calls asks it
+// once.
+func TestGetMeetingsFromKeptAnswers(t *testing.T) {
+	p := startPool(t, 2, "getmeetings_max_age 1h")
+	c := newClient()
+	calls := func() [2]int {
+		return [2]int{p.fakes[0].CallCount("getMeetings"), p.fakes[1].CallCount("getMeetings")}
+	}
+	polled := calls()
+	if a := mustOK(t, "getMeetings", c.get(t, "getMeetings", "")); len(a.Meetings) != 0 || calls() != polled {
+		t.Fatalf("getMeetings: %v, servers asked %v after the polls' %v", a.Meetings, calls(), polled)
+	}
+	mustOK(t, "create", c.get(t, "create", createQuery("kept-1")))
+	on := p.holder("kept-1")
+	var burst sync.WaitGroup
+	for range 16 {
+		burst.Add(1)
+		go func() {
+			defer burst.Done()
+			if a := mustOK(t, "getMeetings", c.get(t, "getMeetings", "")); len(a.Meetings) != 1 || a.Meetings[0].MeetingID != "kept-1" {
+				t.Errorf("getMeetings after a create: %v", a.Meetings)
+			}
+		}()
+	}
+	burst.Wait()
+	want := polled
+	want[on]++
+	if got := calls(); got != want {
+		t.Fatalf("16 getMeetings after a create asked the servers %v times, want %v (only the one that changed, once)", got, want)
+	}
+	mustOK(t, "end", c.get(t, "end", "meetingID=kept-1"))
+	if a := mustOK(t, "getMeetings", c.get(t, "getMeetings", "")); len(a.Meetings) != 0 {
+		t.Fatalf("getMeetings after an end: %v", a.Meetings)
+	}
+	want[on]++
+	if got := calls(); got != want {
+		t.Fatalf("getMeetings after an end asked the servers %v times, want %v", got, want)
 	}
 }

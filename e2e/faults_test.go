@@ -43,8 +43,11 @@ func TestFaultMatrix(t *testing.T) {
 	cut := &cutAnswers{fake: cutFake}
 	cutSrv := httptest.NewServer(cut)
 	t.Cleanup(cutSrv.Close)
+	// getMeetings asks the servers on every call here (max age off): the
+	// faults are the servers' answers to it.
 	p := startPool(t, 1, fmt.Sprintf(`timeout %s
 		getmeetings_timeout %s
+		getmeetings_max_age off
 		server bbb2 %s/bigbluebutton/api {
 			secret %s
 			tag cut

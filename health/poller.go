@@ -240,7 +240,7 @@ func (p *Poller) poll(ctx context.Context, r balancer.Route, timeout time.Durati
 		poll.Err = err
 		return poll
 	}
-	list, err := bbb.ReadMeetingList(body)
+	list, err := bbb.ReadMeetings(body)
 	body.Close()
 	switch {
 	case err != nil:
