@@ -238,7 +238,17 @@ func (p *playback) serveFile(w http.ResponseWriter, r *http.Request, id, format 
 	if !inlineFormats[format] {
 		w.Header().Set("Content-Disposition", "attachment")
 	}
-	return p.files.ServeHTTP(w, r)
+	// The type BBB's nginx gives the file (.webm is video/webm, not Go's
+	// audio/webm); Caddy's file server keeps a Content-Type already set.
+	ct := recordings.ContentType(r.URL.Path)
+	if ct != "" {
+		w.Header().Set("Content-Type", ct)
+	}
+	err := p.files.ServeHTTP(w, r)
+	if err != nil && ct != "" {
+		w.Header().Del("Content-Type") // the error answer is not the file
+	}
+	return err
 }
 
 // openLink trades a one-time link for the recording's cookie and sends

@@ -167,6 +167,10 @@ func TestPlaybackFiles(t *testing.T) {
 	if resp.StatusCode != http.StatusPartialContent || body(t, resp) != "abcde" || resp.Header.Get("Content-Range") != "bytes 10-14/20" {
 		t.Fatalf("range: HTTP %d %v", resp.StatusCode, resp.Header)
 	}
+	// The types BBB's nginx gives them (Go's table says audio/webm).
+	if ct := resp.Header.Get("Content-Type"); ct != "video/webm" {
+		t.Fatalf("webcams.webm: Content-Type %q", ct)
+	}
 	resp = e.do(t, "GET", "/presentation/"+pubID+"/video/webcams.webm", http.Header{"Range": {"bytes=30-40"}})
 	if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {
 		t.Fatalf("range past the end: HTTP %d", resp.StatusCode)
@@ -174,7 +178,7 @@ func TestPlaybackFiles(t *testing.T) {
 
 	// Text compresses; what was compressed is what is on disk.
 	resp = e.do(t, "GET", "/presentation/"+pubID+"/shapes.svg", http.Header{"Accept-Encoding": {"gzip"}})
-	if resp.Header.Get("Content-Encoding") != "gzip" {
+	if resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get("Content-Type") != "image/svg+xml" {
 		t.Fatalf("shapes.svg not compressed: %v", resp.Header)
 	}
 	zr, err := gzip.NewReader(resp.Body)
@@ -189,11 +193,12 @@ func TestPlaybackFiles(t *testing.T) {
 
 	// Downloads and directories.
 	resp = e.do(t, "GET", "/podcast/"+pubID+"/audio.ogg", nil)
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Disposition") != "attachment" {
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Disposition") != "attachment" || resp.Header.Get("Content-Type") != "audio/ogg" {
 		t.Fatalf("podcast: HTTP %d %v", resp.StatusCode, resp.Header)
 	}
-	if resp := e.do(t, "GET", "/video/"+pubID+"/", nil); resp.StatusCode != 200 || body(t, resp) != "<html>video</html>" {
-		t.Fatalf("video index: HTTP %d", resp.StatusCode)
+	if resp := e.do(t, "GET", "/video/"+pubID+"/", nil); resp.StatusCode != 200 || body(t, resp) != "<html>video</html>" ||
+		resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("video index: HTTP %d %v", resp.StatusCode, resp.Header)
 	}
 	if resp := e.do(t, "GET", "/video/"+pubID, nil); resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != "/video/"+pubID+"/" {
 		t.Fatalf("video without slash: HTTP %d %s", resp.StatusCode, resp.Header.Get("Location"))

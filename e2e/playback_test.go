@@ -123,6 +123,10 @@ func TestPlaybackEndToEnd(t *testing.T) {
 	if resp.StatusCode != http.StatusPartialContent || body != strings.Repeat("w", 10) || resp.Header.Get("Content-Range") != "bytes 100-109/3000" {
 		t.Fatalf("range: HTTP %d %v %q", resp.StatusCode, resp.Header, body)
 	}
+	// As BBB's nginx serves it: Go's and Caddy's table say audio/webm.
+	if ct := resp.Header.Get("Content-Type"); ct != "video/webm" {
+		t.Fatalf("webcams.webm: Content-Type %q, want video/webm", ct)
+	}
 	resp, _ = fetch(t, "GET", webcams, nil)
 	if etag := resp.Header.Get("Etag"); etag == "" {
 		t.Fatal("no ETag")
@@ -135,8 +139,9 @@ func TestPlaybackEndToEnd(t *testing.T) {
 	if resp, _ := fetch(t, "GET", urls["video"], nil); resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "/video/"+rec.ID+"/" {
 		t.Fatalf("legacy video link: HTTP %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if resp, body := fetch(t, "GET", base+"/video/"+rec.ID+"/video-0.m4v", nil); resp.StatusCode != 200 || len(body) != 1500 {
-		t.Fatalf("video: HTTP %d, %d bytes", resp.StatusCode, len(body))
+	if resp, body := fetch(t, "GET", base+"/video/"+rec.ID+"/video-0.m4v", nil); resp.StatusCode != 200 || len(body) != 1500 ||
+		resp.Header.Get("Content-Type") != "video/x-m4v" {
+		t.Fatalf("video: HTTP %d, %d bytes, %s", resp.StatusCode, len(body), resp.Header.Get("Content-Type"))
 	}
 
 	resp, body = fetch(t, "GET", base+"/presentation/"+strings.Repeat("5", 40)+"-1715171203311/metadata.xml", nil)

@@ -13,6 +13,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Limits bound what one recording may hold. Zero fields take the defaults.
@@ -72,6 +73,45 @@ type Staged struct {
 // regular files (0644) and directories (0755) are written, never outside
 // dir. On error dir may hold a part of the tar: the caller removes it.
 func Extract(ctx context.Context, r io.Reader, dir string, lim Limits) (*Staged, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	return extract(ctx, r, rootTree{root}, dir, lim)
+}
+
+// tree is where extract writes a recording's files. In production it is an
+// os.Root: the kernel keeps every write inside dir whatever the names (a
+// second wall behind checkName). The fuzz test gives it memory, so that it
+// tries thousands of tars a second instead of waiting on the disk.
+type tree interface {
+	// MkdirAll makes the directory name and its parents, 0755.
+	MkdirAll(name string) error
+	// Create makes the new regular file name, 0644; it fails if name exists.
+	Create(name string) (io.WriteCloser, error)
+	// Chtimes sets the modification time of name, best effort.
+	Chtimes(name string, mtime time.Time)
+	// FS reads the tree back; it implements fs.ReadLinkFS (Lstat).
+	FS() fs.FS
+}
+
+// rootTree is a tree on disk.
+type rootTree struct{ root *os.Root }
+
+func (t rootTree) MkdirAll(name string) error { return t.root.MkdirAll(name, 0o755) }
+
+func (t rootTree) Create(name string) (io.WriteCloser, error) {
+	return t.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+}
+
+func (t rootTree) Chtimes(name string, mtime time.Time) { _ = t.root.Chtimes(name, mtime, mtime) }
+
+func (t rootTree) FS() fs.FS { return t.root.FS() }
+
+// extract is Extract into the tree t, which holds the directory dir (the
+// Staged's Dir).
+func extract(ctx context.Context, r io.Reader, t tree, dir string, lim Limits) (*Staged, error) {
 	lim = lim.withDefaults()
 	src := &srcReader{r: r}
 	br := bufio.NewReaderSize(src, 64<<10)
@@ -84,15 +124,10 @@ func Extract(ctx context.Context, r io.Reader, dir string, lim Limits) (*Staged,
 		}
 		stream = gz
 	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
 
 	cr := &countReader{r: stream}
 	tr := tar.NewReader(cr)
-	x := extractor{ctx: ctx, root: root, lim: lim, seen: map[string]bool{}}
+	x := extractor{ctx: ctx, tree: t, lim: lim, seen: map[string]bool{}}
 	var dataEnd int64 // where the last entry's data ends, padded to a block
 	for {
 		if err := ctx.Err(); err != nil {
@@ -128,13 +163,13 @@ func Extract(ctx context.Context, r io.Reader, dir string, lim Limits) (*Staged,
 	if x.id == "" {
 		return nil, bad("no recording in the tar (no metadata.xml)")
 	}
-	return stage(ctx, dir, x.id, x.formats())
+	return stageFS(ctx, t.FS(), dir, x.id, x.formats())
 }
 
 // extractor writes the entries of one tar.
 type extractor struct {
 	ctx   context.Context
-	root  *os.Root
+	tree  tree
 	lim   Limits
 	id    string
 	seen  map[string]bool // name → is a directory
@@ -191,7 +226,7 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 	x.fmts[parts[0]] = true
 	clean := strings.Join(parts, "/")
 	if isDir {
-		return x.root.MkdirAll(clean, 0o755)
+		return x.tree.MkdirAll(clean)
 	}
 	if hdr.Size < 0 || hdr.Size > x.lim.MaxFileSize {
 		return bad("file %q is larger than %d bytes", truncate(name, 200), x.lim.MaxFileSize)
@@ -199,10 +234,10 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 	if x.total += hdr.Size; x.total > x.lim.MaxTotalSize {
 		return bad("files larger than %d bytes in all", x.lim.MaxTotalSize)
 	}
-	if err := x.root.MkdirAll(path.Dir(clean), 0o755); err != nil {
+	if err := x.tree.MkdirAll(path.Dir(clean)); err != nil {
 		return err
 	}
-	f, err := x.root.OpenFile(clean, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := x.tree.Create(clean)
 	if err != nil {
 		return err
 	}
@@ -221,7 +256,7 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 		return err
 	}
 	if !hdr.ModTime.IsZero() {
-		_ = x.root.Chtimes(clean, hdr.ModTime, hdr.ModTime)
+		x.tree.Chtimes(clean, hdr.ModTime)
 	}
 	return nil
 }
@@ -295,21 +330,26 @@ func (x *extractor) checkName(name string, isDir bool) ([]string, error) {
 // stage reads the metadata.xml of each format of recording id under dir,
 // checks and merges them.
 func stage(ctx context.Context, dir, id string, formats []string) (*Staged, error) {
-	if len(formats) == 0 {
-		return nil, bad("no recording (no <format>/<recordID>/ directory)")
-	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer root.Close()
+	return stageFS(ctx, root.FS(), dir, id, formats)
+}
+
+// stageFS is stage reading the tree fsys, which holds the directory dir.
+func stageFS(ctx context.Context, fsys fs.FS, dir, id string, formats []string) (*Staged, error) {
+	if len(formats) == 0 {
+		return nil, bad("no recording (no <format>/<recordID>/ directory)")
+	}
 	var metas []*Metadata
 	for _, f := range formats {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		name := f + "/" + id + "/metadata.xml"
-		fi, err := root.Lstat(name)
+		fi, err := fs.Lstat(fsys, name)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, bad("format %s has no metadata.xml", f)
 		}
@@ -319,7 +359,7 @@ func stage(ctx context.Context, dir, id string, formats []string) (*Staged, erro
 		if !fi.Mode().IsRegular() {
 			return nil, bad("%s is not a regular file", name)
 		}
-		file, err := root.Open(name)
+		file, err := fsys.Open(name)
 		if err != nil {
 			return nil, err
 		}

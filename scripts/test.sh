@@ -43,12 +43,7 @@ echo "== go test -race (unit, Caddyfile, end-to-end)"
 go test -race -count=1 ./...
 
 echo "== fuzzing, a short run of each target"
-# Every package with Fuzz targets; each target's seed corpus is kept in the
-# package's testdata/fuzz/<Target>/. The root package's first fuzz build
-# instruments all of Caddy (about two minutes on two cores).
-fuzz_packages=(. ./bbb ./recordings)
-for pkg in "${fuzz_packages[@]}"; do
-	for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
-		go test -run '^$' -fuzz "^${target}\$" -fuzztime 10s "$pkg"
-	done
-done
+# scripts/fuzz.sh finds every Fuzz target of the repository, runs each for
+# the given time and prints each one's executions per second; each target's
+# seed corpus is kept in its package's testdata/fuzz/<Target>/.
+bash scripts/fuzz.sh 10s
