@@ -43,6 +43,7 @@ type stagedTenants struct {
 type engineSettings struct {
 	servers []balancer.ServerConfig
 	health  health.Config
+	passive balancer.PassiveHealth
 	load    balancer.LoadModel
 	// recordings: nil when the config has none.
 	recordings *recordingSettings

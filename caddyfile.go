@@ -1,8 +1,10 @@
 package bbbbalance
 
 import (
+	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -34,6 +36,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    timeout <duration>
 //	    getmeetings_timeout <duration>
 //	    getmeetings_max_age <duration>|off
+//	    fail_duration <duration>|off
+//	    max_fails <n>
+//	    unhealthy_status <code|class>...
+//	    unhealthy_latency <duration>
 //	    health_interval <duration>
 //	    health_timeout <duration>
 //	    health_passes <n>
@@ -123,18 +129,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		case "getmeetings_max_age":
-			args := d.RemainingArgs()
-			switch {
-			case len(args) != 1:
-				return d.ArgErr()
-			case args[0] == "off" || args[0] == "0":
-				h.GetMeetingsMaxAge = -1 // every call asks every server
-			default:
-				dur, err := caddy.ParseDuration(args[0])
-				if err != nil || dur <= 0 {
-					return d.Errf("getmeetings_max_age: %q is not a positive duration or off", args[0])
-				}
-				h.GetMeetingsMaxAge = caddy.Duration(dur)
+			if err := parseDurationOrOff(d, &h.GetMeetingsMaxAge); err != nil {
+				return err
 			}
 		case "health_interval":
 			if err := parseDuration(d, &h.HealthInterval); err != nil {
@@ -150,6 +146,30 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "health_fails":
 			if err := parseCount(d, &h.HealthFails); err != nil {
+				return err
+			}
+		case "fail_duration":
+			if err := parseDurationOrOff(d, &h.FailDuration); err != nil {
+				return err
+			}
+		case "max_fails":
+			if err := parseCount(d, &h.MaxFails); err != nil {
+				return err
+			}
+		case "unhealthy_status":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, a := range args {
+				code, err := parseStatus(a)
+				if err != nil {
+					return d.Errf("unhealthy_status: %v", err)
+				}
+				h.UnhealthyStatus = append(h.UnhealthyStatus, code)
+			}
+		case "unhealthy_latency":
+			if err := parseDuration(d, &h.UnhealthyLatency); err != nil {
 				return err
 			}
 		case "load":
@@ -346,6 +366,39 @@ func parseDuration(d *caddyfile.Dispenser, into *caddy.Duration) error {
 	}
 	*into = caddy.Duration(dur)
 	return nil
+}
+
+// parseDurationOrOff reads a positive duration, or "off" (or 0), kept as
+// -1: the JSON form's way to turn off a setting whose zero is its default.
+func parseDurationOrOff(d *caddyfile.Dispenser, into *caddy.Duration) error {
+	name := d.Val()
+	var v string
+	if !d.AllArgs(&v) {
+		return d.ArgErr()
+	}
+	if v == "off" || v == "0" {
+		*into = -1
+		return nil
+	}
+	dur, err := caddy.ParseDuration(v)
+	if err != nil || dur <= 0 {
+		return d.Errf("%s: %q is not a positive duration or off", name, v)
+	}
+	*into = caddy.Duration(dur)
+	return nil
+}
+
+// parseStatus reads an HTTP status, or a class such as 5xx, kept as 5 (as
+// reverse_proxy's unhealthy_status does).
+func parseStatus(v string) (int, error) {
+	if len(v) == 3 && strings.HasSuffix(v, "xx") && v[0] >= '1' && v[0] <= '5' {
+		return int(v[0] - '0'), nil
+	}
+	code, err := strconv.Atoi(v)
+	if err != nil || code < 100 || code > 599 {
+		return 0, fmt.Errorf("%q is not an HTTP status or class (such as 5xx)", v)
+	}
+	return code, nil
 }
 
 var (

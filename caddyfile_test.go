@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,10 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		timeout 7s
 		getmeetings_timeout 2s
 		getmeetings_max_age 3s
+		fail_duration 30s
+		max_fails 3
+		unhealthy_status 5xx 429
+		unhealthy_latency 2s
 		server bbb1 https://bbb1.example.com/bigbluebutton/api {
 			secret s1
 			weight 2.5
@@ -53,6 +58,15 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	}
 	if time.Duration(h.GetMeetingsMaxAge) != 3*time.Second {
 		t.Errorf("getmeetings_max_age %v", h.GetMeetingsMaxAge)
+	}
+	if time.Duration(h.FailDuration) != 30*time.Second || h.MaxFails != 3 || fmt.Sprint(h.UnhealthyStatus) != "[5 429]" || time.Duration(h.UnhealthyLatency) != 2*time.Second {
+		t.Errorf("passive health: %v %d %v %v", h.FailDuration, h.MaxFails, h.UnhealthyStatus, h.UnhealthyLatency)
+	}
+	for _, bad := range []string{"unhealthy_status 6xx", "unhealthy_status 99", "unhealthy_status", "max_fails -1", "fail_duration soon"} {
+		var h Handler
+		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("bbb_balance {\n secret s\n " + bad + "\n}")); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 	for arg, want := range map[string]caddy.Duration{"off": -1, "0": -1, "250ms": caddy.Duration(250 * time.Millisecond)} {
 		var h Handler

@@ -270,8 +270,13 @@ func hostOf(apiURL string) string {
 	return apiURL
 }
 
+// onlineWord is a server's STATUS: "failing" is online but out of
+// placement for its recent failed calls (passive health).
 func onlineWord(s balancer.ServerStatus) string {
-	if s.Online {
+	switch {
+	case s.Online && s.Failing:
+		return "failing"
+	case s.Online:
 		return "online"
 	}
 	return "offline"

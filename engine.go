@@ -135,7 +135,13 @@ func (e *engine) apply(st engineSettings, tb stagedTenants, logger *zap.Logger, 
 	for _, n := range notes {
 		logger.Warn(n)
 	}
-	e.poller.Configure(st.health, logger, func(ch balancer.Change) { reportChange(logger, emit, ch) })
+	e.pool.SetPassiveHealth(st.passive)
+	e.poller.Configure(st.health, logger, func(ch balancer.Change) {
+		reportChange(logger, emit, ch)
+		if len(ch.Copies) > 0 {
+			e.manager.EndCopies(context.Background(), ch.Server, ch.Copies)
+		}
+	})
 	e.manager.SetLogger(logger.Named("admin"))
 
 	e.mu.Lock()

@@ -72,6 +72,25 @@ type Handler struct {
 	HealthPasses int `json:"health_passes,omitempty"`
 	// HealthFails failed polls in a row take a server offline, default 2.
 	HealthFails int `json:"health_fails,omitempty"`
+
+	// FailDuration is how long a failed call to a server (a front-end's
+	// call the balancer forwarded, or a getMeetings) is remembered: the
+	// passive health checks of reverse_proxy, with its names. While
+	// MaxFails such failures are remembered, the server takes no new
+	// meetings (its meetings stay), and a create it refused or dropped
+	// unanswered is tried on another server. Default 10s; negative: off.
+	FailDuration caddy.Duration `json:"fail_duration,omitempty"`
+	// MaxFails is how many failed calls within FailDuration take a server
+	// out of placement; default 1.
+	MaxFails int `json:"max_fails,omitempty"`
+	// UnhealthyStatus are the HTTP statuses of a server's answer that
+	// count as failed calls, or classes as reverse_proxy has them (5 for
+	// every 5xx); a call without a usable answer (refused, reset, timed
+	// out, not BBB's XML) always counts. Default none.
+	UnhealthyStatus []int `json:"unhealthy_status,omitempty"`
+	// UnhealthyLatency makes a call that took longer count as failed;
+	// default none.
+	UnhealthyLatency caddy.Duration `json:"unhealthy_latency,omitempty"`
 	// Load weighs what servers report; see balancer.LoadModel.
 	Load *LoadConfig `json:"load,omitempty"`
 	// Recordings: where they arrive and are kept; without it the
@@ -111,6 +130,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 const (
 	defaultTimeout            = 10 * time.Second
 	defaultGetMeetingsTimeout = 3 * time.Second
+	defaultFailDuration       = 10 * time.Second
 )
 
 // Provision expands placeholders, opens (or shares) the engine of the
@@ -228,6 +248,18 @@ func (h *Handler) settings() engineSettings {
 			Timeout:  time.Duration(h.HealthTimeout),
 			Rule:     balancer.HealthRule{Passes: h.HealthPasses, Fails: h.HealthFails},
 		}.WithDefaults(),
+		passive: balancer.PassiveHealth{
+			FailDuration:     time.Duration(h.FailDuration),
+			MaxFails:         max(h.MaxFails, 1),
+			UnhealthyStatus:  h.UnhealthyStatus,
+			UnhealthyLatency: time.Duration(h.UnhealthyLatency),
+		},
+	}
+	switch {
+	case h.FailDuration == 0:
+		st.passive.FailDuration = defaultFailDuration
+	case h.FailDuration < 0:
+		st.passive.FailDuration = 0 // off
 	}
 	if l := h.Load; l != nil {
 		st.load = balancer.LoadModel{Meeting: l.Meeting, Participant: l.Participant, Voice: l.Voice, Video: l.Video,
@@ -254,6 +286,14 @@ func (h *Handler) validate() error {
 	for _, a := range h.ChecksumAlgorithms {
 		if _, err := bbb.ParseAlgorithm(a); err != nil {
 			return fmt.Errorf("bbb_balance: checksum_algorithms: %v", err)
+		}
+	}
+	if h.MaxFails < 0 || h.UnhealthyLatency < 0 {
+		return fmt.Errorf("max_fails and unhealthy_latency must not be negative")
+	}
+	for _, code := range h.UnhealthyStatus {
+		if (code < 1 || code > 5) && (code < 100 || code > 599) {
+			return fmt.Errorf("unhealthy_status: %d is not an HTTP status or class (1-5)", code)
 		}
 	}
 	if h.HealthPasses < 0 || h.HealthFails < 0 || h.HealthInterval < 0 || h.HealthTimeout < 0 {

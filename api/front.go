@@ -317,6 +317,14 @@ func (f *Front) index(w http.ResponseWriter) {
 // forward sends a call to one server and hands its answer to the client.
 // failMsg is the internalError text when the server gives no usable answer.
 func (f *Front) forward(w http.ResponseWriter, req *request, route balancer.Route, params bbb.Query, failMsg string) (*bbb.Result, bool) {
+	res, err := f.call(req, route, params)
+	f.answer(w, req, route, res, err, failMsg)
+	return res, err == nil
+}
+
+// call sends a call to one server and tells the pool how it went (passive
+// health), unless the client gave up first.
+func (f *Front) call(req *request, route balancer.Route, params bbb.Query) (*bbb.Result, error) {
 	ctx, cancel := context.WithTimeout(req.r.Context(), f.Timeout)
 	defer cancel()
 	var ct string
@@ -326,14 +334,23 @@ func (f *Front) forward(w http.ResponseWriter, req *request, route balancer.Rout
 			ct = req.r.Header.Get("Content-Type")
 		}
 	}
+	start := time.Now()
 	res, err := f.Client.Do(ctx, route.Server, req.call, params, req.body, ct)
+	if req.r.Context().Err() == nil {
+		f.Pool.ReportCall(route.ServerID, time.Since(start), err)
+	}
+	return res, err
+}
+
+// answer hands a server's answer to the client, or internalError with
+// failMsg when there is none.
+func (f *Front) answer(w http.ResponseWriter, req *request, route balancer.Route, res *bbb.Result, err error, failMsg string) {
 	if err != nil {
 		f.Logger.Warn("call to BBB server failed", zap.String("call", req.call), zap.String("server", route.ServerID), zap.Error(err))
 		bbb.WriteError(w, bbb.KeyInternalError, failMsg)
-		return nil, false
+		return
 	}
 	bbb.WriteXML(w, req.unscope(res.Body, route.MeetingID))
-	return res, true
 }
 
 // unscope turns the server's id of the tenant's meeting back into the one

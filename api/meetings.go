@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -71,7 +72,6 @@ func (f *Front) create(w http.ResponseWriter, req *request) {
 		return
 	}
 	t := req.tenant
-	ctx := req.r.Context()
 	req.params = t.Create.Apply(req.params)
 	if t.MaxDuration > 0 {
 		if d, err := strconv.Atoi(req.params.Get("duration")); err != nil || d <= 0 || d > t.MaxDuration {
@@ -92,35 +92,96 @@ func (f *Front) create(w http.ResponseWriter, req *request) {
 		}
 	}
 	maxParticipants, _ := strconv.Atoi(req.params.Get("maxParticipants"))
-	pl, err := f.Pool.Place(ctx, balancer.Request{
-		Key:             key,
-		MeetingID:       key,
-		Tags:            tags,
-		MaxParticipants: maxParticipants,
-	})
-	var tagErr *balancer.TagError
-	switch {
-	case errors.As(err, &tagErr):
-		bbb.WriteError(w, bbb.KeyServerTagUnavailable, tagErr.Error())
-		return
-	case errors.Is(err, balancer.ErrNoServer):
-		f.Logger.Error("no server for a new meeting", zap.String("meeting", key))
-		bbb.WriteError(w, bbb.KeyInternalError, "Could not find any available servers.")
-		return
-	case err != nil:
-		f.Logger.Error("placing a meeting failed", zap.String("meeting", key), zap.Error(err))
-		bbb.WriteError(w, bbb.KeyInternalError, msgCreateFailed)
-		return
+	place := balancer.Request{Key: key, MeetingID: key, Tags: tags, MaxParticipants: maxParticipants}
+	body, replayable := replayableBody(req.body)
+	var failed balancer.Placement // the last server that failed this create
+	var failure error
+	for attempt := 1; ; attempt++ {
+		req.body = body()
+		pl, err := f.place(req, place)
+		if err != nil {
+			if failure != nil {
+				// No other server to try: the client hears what went wrong.
+				f.created(w, req, failed, nil, failure)
+				return
+			}
+			f.placementFailed(w, key, err)
+			return
+		}
+		res, err := f.sendCreate(req, pl)
+		if err == nil || !pl.Fresh || !replayable || attempt == maxCreateTries || !bbb.Unanswered(err) {
+			f.created(w, req, pl, res, err)
+			return
+		}
+		// Refused, or closed without an answer: the server is failing
+		// (ReportCall took it out of placement already), and another may
+		// take the meeting. Should this one have created it after all,
+		// the poll that sees the empty copy ends it (Change.Copies).
+		f.Logger.Warn("create failed on its server; trying another", zap.String("meeting", key), zap.String("server", pl.ServerID), zap.Error(err))
+		if err := f.Pool.ForgetUnconfirmed(context.WithoutCancel(req.r.Context()), key, pl.ServerID); err != nil {
+			f.Logger.Error("undoing a failed placement failed", zap.String("meeting", key), zap.Error(err))
+		}
+		pl.Fresh = false // undone already
+		failed, failure = pl, err
+		place.Avoid = append(place.Avoid, pl.ServerID)
 	}
-	if pl.Fresh {
-		f.Logger.Info("meeting placed", zap.String("meeting", key), zap.String("server", pl.ServerID))
+}
+
+// maxCreateTries bounds the servers one create is tried on.
+const maxCreateTries = 3
+
+// maxReplayBody bounds the XML body of a create kept in memory so the
+// create can be sent again to another server; a larger one is streamed
+// once.
+const maxReplayBody = 1 << 20
+
+// replayableBody returns a function giving body afresh for each attempt,
+// and whether it can: no body, or one of at most maxReplayBody bytes.
+func replayableBody(body io.Reader) (func() io.Reader, bool) {
+	if body == nil {
+		return func() io.Reader { return nil }, true
+	}
+	b, err := io.ReadAll(io.LimitReader(body, maxReplayBody+1))
+	if err != nil || len(b) > maxReplayBody {
+		rest := io.MultiReader(bytes.NewReader(b), body)
+		return func() io.Reader { return rest }, false
+	}
+	return func() io.Reader { return bytes.NewReader(b) }, true
+}
+
+// place places a create.
+func (f *Front) place(req *request, place balancer.Request) (balancer.Placement, error) {
+	pl, err := f.Pool.Place(req.r.Context(), place)
+	if err == nil && pl.Fresh {
+		f.Logger.Info("meeting placed", zap.String("meeting", place.Key), zap.String("server", pl.ServerID))
 		if f.Observer != nil {
 			f.Observer.Placement(pl.ServerID)
 		}
 	}
-	route := balancer.Route{MeetingID: key, ServerID: pl.ServerID, Server: pl.Server}
+	return pl, err
+}
+
+// placementFailed answers a create that found no server.
+func (f *Front) placementFailed(w http.ResponseWriter, key string, err error) {
+	var tagErr *balancer.TagError
+	switch {
+	case errors.As(err, &tagErr):
+		bbb.WriteError(w, bbb.KeyServerTagUnavailable, tagErr.Error())
+	case errors.Is(err, balancer.ErrNoServer):
+		f.Logger.Error("no server for a new meeting", zap.String("meeting", key))
+		bbb.WriteError(w, bbb.KeyInternalError, "Could not find any available servers.")
+	default:
+		f.Logger.Error("placing a meeting failed", zap.String("meeting", key), zap.Error(err))
+		bbb.WriteError(w, bbb.KeyInternalError, msgCreateFailed)
+	}
+}
+
+// sendCreate sends a placed create to its server, with the balancer's
+// callback URLs and the server's tag.
+func (f *Front) sendCreate(req *request, pl balancer.Placement) (*bbb.Result, error) {
+	route := balancer.Route{MeetingID: pl.Key, ServerID: pl.ServerID, Server: pl.Server}
 	params := paramsFor(req, route)
-	params, readyURL := f.takeReadyURL(params)
+	params, _ = f.takeReadyURL(params)
 	params = f.interceptCallbacks(req, route, pl.Placed, params)
 	// The server learns the tag it was chosen for, as with scalelite.
 	if _, tagged := params.Lookup(serverTagParam); tagged || pl.Tag != "" {
@@ -129,16 +190,24 @@ func (f *Front) create(w http.ResponseWriter, req *request) {
 			params = params.With(serverTagParam, pl.Tag)
 		}
 	}
-	res, ok := f.forward(w, req, route, params, msgCreateFailed)
+	return f.call(req, route, params)
+}
+
+// created answers a create with its server's answer and keeps the
+// registry in step: the meeting is confirmed, or a fresh placement undone.
+func (f *Front) created(w http.ResponseWriter, req *request, pl balancer.Placement, res *bbb.Result, err error) {
+	key := req.key
+	route := balancer.Route{MeetingID: key, ServerID: pl.ServerID, Server: pl.Server}
+	f.answer(w, req, route, res, err, msgCreateFailed)
 	// The answer is out; registry bookkeeping must not depend on the client
 	// staying connected.
-	ctx = context.WithoutCancel(ctx)
+	ctx := context.WithoutCancel(req.r.Context())
 	switch {
-	case ok && res.OK():
+	case err == nil && res.OK():
 		if err := f.Pool.Confirm(ctx, key, route.MeetingID, pl.ServerID); err != nil {
 			f.Logger.Error("recording a meeting failed", zap.String("meeting", key), zap.Error(err))
 		}
-		if readyURL != "" {
+		if _, readyURL := f.takeReadyURL(req.params); readyURL != "" {
 			if err := f.ReadyURLs.SaveReadyURL(ctx, key, readyURL, bbb.SecretTag(req.secret)); err != nil {
 				f.Logger.Error("keeping the recording-ready URL failed", zap.String("meeting", key), zap.Error(err))
 			}
@@ -398,11 +467,16 @@ func (f *Front) serverMeetings(ctx context.Context, route balancer.Route) []bbb.
 		started := time.Now()
 		body, err := f.Client.Open(ctx, route.Server, "getMeetings", "")
 		if err != nil {
+			f.Pool.ReportCall(route.ServerID, time.Since(started), err)
 			f.Logger.Warn("getMeetings: server left out", zap.String("server", route.ServerID), zap.Error(err))
 			return nil, nil
 		}
 		defer body.Close()
 		res, err := bbb.ReadMeetings(body)
+		if err != nil {
+			err = &bbb.CallError{Call: "getMeetings", Status: http.StatusOK, Err: err}
+		}
+		f.Pool.ReportCall(route.ServerID, time.Since(started), err)
 		if err != nil || !res.OK() {
 			f.Logger.Warn("getMeetings: server left out", zap.String("server", route.ServerID), zap.Error(err))
 			return nil, nil

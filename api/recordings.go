@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -416,11 +417,15 @@ func (f *Front) forwardJSON(w http.ResponseWriter, req *request, route balancer.
 	if req.body != nil {
 		ct = req.r.Header.Get("Content-Type")
 	}
+	start := time.Now()
 	body, err := f.Client.DoRaw(ctx, route.Server, req.call, req.params, req.body, ct)
-	if err != nil || !json.Valid(body) {
-		if err == nil {
-			err = errors.New("the answer is not JSON")
-		}
+	if err == nil && !json.Valid(body) {
+		err = &bbb.CallError{Call: req.call, Status: http.StatusOK, Err: errors.New("the answer is not JSON")}
+	}
+	if req.r.Context().Err() == nil {
+		f.Pool.ReportCall(route.ServerID, time.Since(start), err)
+	}
+	if err != nil {
 		f.Logger.Warn("call to BBB server failed", zap.String("call", req.call), zap.String("server", route.ServerID), zap.Error(err))
 		writeJSONFailure(w, bbb.KeyInternalError, msgTracksFailed)
 		return

@@ -26,12 +26,16 @@ type Poll struct {
 
 // Change is what a poll changed, for logs and events.
 type Change struct {
-	Server    string
-	WentUp    bool
-	WentDown  bool
-	Drained   bool            // a cordoned server ran out of meetings and is now disabled
-	Stale     []MeetingRecord // registry meetings the server no longer runs
-	Unhealthy string          // the poll's error, if any
+	Server   string
+	WentUp   bool
+	WentDown bool
+	Drained  bool            // a cordoned server ran out of meetings and is now disabled
+	Stale    []MeetingRecord // registry meetings the server no longer runs
+	// Copies are meetings the server runs, empty, that the registry has
+	// on another server (a create that seemed to fail here and went
+	// elsewhere): to be ended, so a meeting never runs on two servers.
+	Copies    []string
+	Unhealthy string // the poll's error, if any
 }
 
 // Report applies a poll: health with hysteresis, load and stats from what
@@ -110,6 +114,13 @@ func (p *Pool) applyMeetings(s *server, poll Poll, ch *Change) {
 			pm.group.participants += m.ParticipantCount - pm.participants
 			pm.group.joins.Add(-int64(pm.joins.Swap(0)))
 			pm.participants, pm.running = m.ParticipantCount, m.Running
+		} else if rm := p.meetings[m.MeetingID]; rm != nil && rm.ServerID != s.ID && !rm.confirmed.IsZero() &&
+			m.ParticipantCount == 0 && !m.IsBreakout {
+			// Nobody can be in it (joins go where the registry says), so
+			// ending it loses nothing; a copy with people in it (its
+			// server came back after the meeting was placed anew) is
+			// left to them.
+			ch.Copies = append(ch.Copies, m.MeetingID)
 		}
 	}
 	var base float64

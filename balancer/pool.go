@@ -95,6 +95,7 @@ type Pool struct {
 	meetings  map[string]*meeting
 	groups    map[string]*groupUsage // usage of the meetings by key group
 	model     LoadModel
+	passive   PassiveHealth
 	store     Store
 	now       func() time.Time
 }
@@ -224,8 +225,9 @@ type Placement struct {
 type Request struct {
 	Key             string
 	MeetingID       string
-	Tags            string // meta_server-tag as given, scalelite's syntax
-	MaxParticipants int    // size hint, 0 if not given
+	Tags            string   // meta_server-tag as given, scalelite's syntax
+	MaxParticipants int      // size hint, 0 if not given
+	Avoid           []string // servers not to place it on (they just failed this create)
 }
 
 // Place finds the server for a create: the server the meeting is on if it
@@ -246,7 +248,7 @@ func (p *Pool) Place(ctx context.Context, req Request) (Placement, error) {
 	for _, s := range p.order {
 		s.reserves.expire(now)
 	}
-	best, err := p.choose(req.Tags, now)
+	best, err := p.choose(req.Tags, req.Avoid, now)
 	if err != nil {
 		p.mu.Unlock()
 		return Placement{}, err
@@ -270,7 +272,7 @@ func (p *Pool) Place(ctx context.Context, req Request) (Placement, error) {
 // "none" meaning untagged, a trailing "!" making them required. Without
 // tags only untagged servers are candidates; optional tags fall back to
 // untagged servers. Called with mu held.
-func (p *Pool) choose(spec string, now time.Time) (*server, error) {
+func (p *Pool) choose(spec string, avoid []string, now time.Time) (*server, error) {
 	spec = strings.TrimSpace(spec)
 	required := strings.HasSuffix(spec, "!")
 	spec = strings.TrimSuffix(spec, "!")
@@ -284,31 +286,32 @@ func (p *Pool) choose(spec string, now time.Time) (*server, error) {
 		}
 	}
 	if len(tags) == 0 {
-		if best := p.leastLoaded(now, func(s *server) bool { return s.Tag == "" }); best != nil {
+		if best := p.leastLoaded(now, avoid, func(s *server) bool { return s.Tag == "" }); best != nil {
 			return best, nil
 		}
 		return nil, ErrNoServer
 	}
-	if best := p.leastLoaded(now, func(s *server) bool { return slices.Contains(tags, s.Tag) }); best != nil {
+	if best := p.leastLoaded(now, avoid, func(s *server) bool { return slices.Contains(tags, s.Tag) }); best != nil {
 		return best, nil
 	}
 	if required {
 		return nil, &TagError{Tags: spec}
 	}
-	if best := p.leastLoaded(now, func(s *server) bool { return s.Tag == "" }); best != nil {
+	if best := p.leastLoaded(now, avoid, func(s *server) bool { return s.Tag == "" }); best != nil {
 		return best, nil
 	}
 	return nil, ErrNoServer
 }
 
-// leastLoaded picks, among enabled online servers that fit, the one with
-// the lowest load; ties go to the one with fewer meetings, then to the
-// lowest id. Called with mu held.
-func (p *Pool) leastLoaded(now time.Time, fits func(*server) bool) *server {
+// leastLoaded picks, among enabled online servers that fit, are not
+// failing (passive health) and are not to be avoided, the one with the
+// lowest load; ties go to the one with fewer meetings, then to the lowest
+// id. Called with mu held.
+func (p *Pool) leastLoaded(now time.Time, avoid []string, fits func(*server) bool) *server {
 	var best *server
 	var bestLoad float64
 	for _, s := range p.order {
-		if !s.takesMeetings() || !fits(s) {
+		if !s.takesMeetings() || !fits(s) || p.failing(s, now) || slices.Contains(avoid, s.ID) {
 			continue
 		}
 		l := s.load(p.model, now)
@@ -528,7 +531,7 @@ func (p *Pool) Servers() []ServerStatus {
 	now := p.now()
 	out := make([]ServerStatus, len(p.order))
 	for i, s := range p.order {
-		out[i] = ServerStatus{ID: s.ID, URL: s.URL, State: s.State, Online: s.online, Weight: s.Weight, Tag: s.Tag,
+		out[i] = ServerStatus{ID: s.ID, URL: s.URL, State: s.State, Online: s.online, Failing: p.failing(s, now), Weight: s.Weight, Tag: s.Tag,
 			Load: s.load(p.model, now), Placed: len(s.placed), Stats: s.stats}
 	}
 	return out

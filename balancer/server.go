@@ -107,6 +107,8 @@ type server struct {
 	placed map[string]*meeting // registry meetings on this server, by the server's meetingID
 	stats  Stats
 
+	failures []time.Time // failed calls, oldest first (passive.go)
+
 	answer  answer    // its last getMeetings answer (answers.go)
 	changed time.Time // when the balancer last created or forgot a meeting on it
 }
@@ -128,14 +130,17 @@ type Stats struct {
 // ServerStatus is a snapshot of one server for listings and metrics. It
 // never carries the secret.
 type ServerStatus struct {
-	ID     string  `json:"id"`
-	URL    string  `json:"url"`
-	State  State   `json:"state"`
-	Online bool    `json:"online"`
-	Weight float64 `json:"weight"`
-	Tag    string  `json:"tag,omitempty"`
-	Load   float64 `json:"load"`
-	Placed int     `json:"placed_meetings"`
+	ID     string `json:"id"`
+	URL    string `json:"url"`
+	State  State  `json:"state"`
+	Online bool   `json:"online"`
+	// Failing: calls to it failed lately (passive health); it takes no
+	// new meetings until they are older than fail_duration.
+	Failing bool    `json:"failing,omitempty"`
+	Weight  float64 `json:"weight"`
+	Tag     string  `json:"tag,omitempty"`
+	Load    float64 `json:"load"`
+	Placed  int     `json:"placed_meetings"`
 	Stats
 }
 

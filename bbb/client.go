@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 )
 
 // Endpoint is one BBB server as the balancer calls it.
@@ -53,8 +55,9 @@ func SameHostRedirects(req *http.Request, via []*http.Request) error {
 // CallError is a call that got no usable BBB answer: the server was
 // unreachable, timed out, or answered something that is not BBB XML.
 type CallError struct {
-	Call string
-	Err  error
+	Call   string
+	Status int // the HTTP status of the answer; 0 when none came
+	Err    error
 }
 
 func (e *CallError) Error() string { return e.Call + ": " + e.Err.Error() }
@@ -76,6 +79,23 @@ func redact(err error) error {
 }
 func (e *CallError) Unwrap() error { return e.Err }
 
+// Unanswered reports whether a call failed because the server refused the
+// connection or closed it without answering: not a timeout (the server
+// may still be working on it), not an answer. A create that failed so may
+// go to another server.
+func Unanswered(err error) bool {
+	var ce *CallError
+	if !errors.As(err, &ce) || ce.Status != 0 {
+		return false
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || (errors.As(err, &ne) && ne.Timeout()) {
+		return false
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
 // Result is a BBB answer: its raw body and its envelope. A FAILED answer is
 // a Result, not an error; the caller decides what it means.
 type Result struct {
@@ -92,7 +112,7 @@ func (c *Client) Do(ctx context.Context, e Endpoint, call string, q Query, body 
 	}
 	env, err := ParseEnvelope(data)
 	if err != nil {
-		return nil, &CallError{call, fmt.Errorf("unreadable answer: %w", err)}
+		return nil, &CallError{Call: call, Status: http.StatusOK, Err: fmt.Errorf("unreadable answer: %w", err)}
 	}
 	return &Result{Envelope: env, Body: data}, nil
 }
@@ -107,7 +127,8 @@ func (c *Client) DoRaw(ctx context.Context, e Endpoint, call string, q Query, bo
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer))
 	if err != nil {
-		return nil, &CallError{call, err}
+		// The answer had begun: the server did the work.
+		return nil, &CallError{Call: call, Status: resp.StatusCode, Err: err}
 	}
 	return data, nil
 }
@@ -126,19 +147,19 @@ func (c *Client) Open(ctx context.Context, e Endpoint, call string, q Query) (io
 func (c *Client) Index(ctx context.Context, e Endpoint) (*IndexResponse, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(e.URL, "/"), nil)
 	if err != nil {
-		return nil, &CallError{"index", err}
+		return nil, &CallError{Call: "index", Err: err}
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return nil, &CallError{"index", redact(err)}
+		return nil, &CallError{Call: "index", Err: redact(err)}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, &CallError{"index", fmt.Errorf("HTTP %s", resp.Status)}
+		return nil, &CallError{Call: "index", Status: resp.StatusCode, Err: fmt.Errorf("HTTP %s", resp.Status)}
 	}
 	ix, err := ParseIndex(resp.Body)
 	if err != nil {
-		return nil, &CallError{"index", err}
+		return nil, &CallError{Call: "index", Err: err}
 	}
 	return ix, nil
 }
@@ -150,18 +171,18 @@ func (c *Client) send(ctx context.Context, e Endpoint, call string, q Query, bod
 	}
 	req, err := http.NewRequestWithContext(ctx, method, e.CallURL(call, q), body)
 	if err != nil {
-		return nil, &CallError{call, err}
+		return nil, &CallError{Call: call, Err: err}
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return nil, &CallError{call, redact(err)}
+		return nil, &CallError{Call: call, Err: redact(err)}
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
-		return nil, &CallError{call, fmt.Errorf("HTTP %s", resp.Status)}
+		return nil, &CallError{Call: call, Status: resp.StatusCode, Err: fmt.Errorf("HTTP %s", resp.Status)}
 	}
 	return resp, nil
 }

@@ -208,7 +208,6 @@ func ParseMeetings(r io.Reader) (*MeetingsResponse, error) {
 	return &m, decodeAnswer(r, &m, &m.Envelope)
 }
 
-
 // IndexResponse is what the balancer reads of a server's index answer.
 type IndexResponse struct {
 	Envelope

@@ -21,10 +21,11 @@ trap cleanup EXIT
 # servers (one bbbfake process) from FAKE_PORT, and Caddy with bbb_balance
 # in front of them on HTTP_PORT (admin ADMIN_PORT). Waits until the API
 # answers and the poller has seen every server online (sets $online), and
-# leaves Caddy's pid in $caddy.
+# leaves Caddy's pid in $caddy. FAKE_ARGS adds flags to bbbfake (e.g. -flap 3s).
 start_pool() {
 	local n=$1 fake_port=$2 http_port=$3 admin_port=$4 interval=${5:-}
-	bin/bbbfake -n "$n" -base-port "$fake_port" -secret fake-secret >"$work/fakes.txt" &
+	# shellcheck disable=SC2086 # FAKE_ARGS: more bbbfake flags, split on spaces
+	bin/bbbfake -n "$n" -base-port "$fake_port" -secret fake-secret ${FAKE_ARGS:-} >"$work/fakes.txt" 2>"$work/fakes.log" &
 	pids+=($!)
 	for _ in $(seq 200); do [ "$(wc -l <"$work/fakes.txt")" -ge "$n" ] && break; sleep 0.1; done
 	{

@@ -44,10 +44,13 @@ func TestFaultMatrix(t *testing.T) {
 	cutSrv := httptest.NewServer(cut)
 	t.Cleanup(cutSrv.Close)
 	// getMeetings asks the servers on every call here (max age off): the
-	// faults are the servers' answers to it.
+	// faults are the servers' answers to it. Passive health is off: each
+	// mode's calls must reach the failing server (TestPassiveHealth takes
+	// it out of placement).
 	p := startPool(t, 1, fmt.Sprintf(`timeout %s
 		getmeetings_timeout %s
 		getmeetings_max_age off
+		fail_duration off
 		server bbb2 %s/bigbluebutton/api {
 			secret %s
 			tag cut

@@ -223,7 +223,7 @@ func (p *Poller) pollOne(ctx context.Context, r balancer.Route) {
 		}
 		log("poll failed", zap.String("server", r.ServerID), zap.Error(poll.Err))
 	}
-	if onChange != nil && (ch.WentUp || ch.WentDown || ch.Drained || len(ch.Stale) > 0) {
+	if onChange != nil && (ch.WentUp || ch.WentDown || ch.Drained || len(ch.Stale) > 0 || len(ch.Copies) > 0) {
 		onChange(ch)
 	}
 }

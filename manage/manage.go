@@ -160,6 +160,26 @@ func (m *Manager) end(ctx context.Context, ep bbb.Endpoint, meetingID string) er
 	return nil
 }
 
+// EndCopies ends the empty copies of meetings a poll of server id found
+// (balancer.Change.Copies): the registry has each on another server, and
+// a meeting must not run on two.
+func (m *Manager) EndCopies(ctx context.Context, id string, meetingIDs []string) {
+	var ep bbb.Endpoint
+	for _, t := range m.Pool.Targets() {
+		if t.ServerID == id {
+			ep = t.Server
+		}
+	}
+	if ep.URL == "" {
+		return // removed meanwhile
+	}
+	for _, mid := range meetingIDs {
+		err := m.end(ctx, ep, mid)
+		m.Log("poller", "ended an empty copy of a meeting the registry has on another server",
+			zap.String("server", id), zap.String("meeting", mid), zap.Bool("server_confirmed", err == nil))
+	}
+}
+
 // EndMeeting ends a meeting on its server and forgets it. It is forgotten
 // even if the server cannot be reached: the operator wants it gone.
 func (m *Manager) EndMeeting(ctx context.Context, who Who, key string) error {

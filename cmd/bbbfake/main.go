@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/bbb-balance/bbb_balance/internal/bbbtest"
 )
@@ -25,6 +26,9 @@ func main() {
 	secret := flag.String("secret", "fake-bbb-secret", "shared secret of every server")
 	version := flag.String("version", "3.0.0", "bbbVersion reported by the index call")
 	host := flag.String("host", "127.0.0.1", "listen host")
+	flap := flag.Duration("flap", 0, "make bbb1 fail for this long, then answer for this long, and so on (0: never)")
+	flapFor := flag.Duration("flap-for", 0, "stop -flap after this long, leaving bbb1 up (0: never)")
+	flapMode := flag.String("flap-mode", "drop-answer", "how bbb1 fails while -flap has it down: reset (reads the call, closes the connection), drop-answer (does the call's work, then closes without answering) or refuse")
 	flag.Parse()
 
 	if *n < 1 {
@@ -69,9 +73,49 @@ func main() {
 	for i, s := range servers {
 		fmt.Printf("bbb%d %s %s\n", i+1, s.URL(), s.Secret())
 	}
+	if *flap > 0 {
+		modes := map[string]bbbtest.Failure{"reset": bbbtest.FailReset, "drop-answer": bbbtest.FailDropAnswer, "refuse": bbbtest.FailRefuse}
+		mode, ok := modes[*flapMode]
+		if !ok {
+			closeAll()
+			fatalf("-flap-mode %q: reset, drop-answer or refuse", *flapMode)
+		}
+		flapCtx := ctx
+		if *flapFor > 0 {
+			var cancel context.CancelFunc
+			flapCtx, cancel = context.WithTimeout(ctx, *flapFor)
+			defer cancel()
+		}
+		go flapping(flapCtx, servers[0], mode, *flap)
+	}
 
 	<-ctx.Done()
 	closeAll()
+}
+
+// flapping takes s down (mode) and up again every d until ctx is done.
+func flapping(ctx context.Context, s *bbbtest.Server, mode bbbtest.Failure, d time.Duration) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	down := false
+	for {
+		select {
+		case <-ctx.Done():
+			if down {
+				s.SetFailure(bbbtest.FailNone)
+				fmt.Fprintln(os.Stderr, "bbb1 up (flapping over)")
+			}
+			return
+		case <-t.C:
+		}
+		down = !down
+		if down {
+			s.SetFailure(mode)
+		} else {
+			s.SetFailure(bbbtest.FailNone)
+		}
+		fmt.Fprintf(os.Stderr, "bbb1 %s\n", map[bool]string{true: "down (" + mode.String() + ")", false: "up"}[down])
+	}
 }
 
 func fatalf(format string, args ...any) {

@@ -44,6 +44,7 @@ func main() {
 		label    = flag.String("label", "", "name printed with the result")
 		limit    = flag.Uint64("n", 0, "stop after this many requests (0: run for -d)")
 		want     = flag.Int("want-meetings", -1, "getmeetings: the number of meetings every answer must list (-1: any)")
+		rate     = flag.Float64("rate", 0, "send at most this many requests a second, all clients together (0: as fast as they can)")
 	)
 	flag.Parse()
 	api := strings.TrimSuffix(*base, "/") + "/bigbluebutton/api/"
@@ -105,6 +106,12 @@ func main() {
 		var wg sync.WaitGroup
 		var counter atomic.Uint64
 		var firstErr atomic.Value
+		var pace <-chan time.Time // with -rate, one tick a request
+		if *rate > 0 {
+			t := time.NewTicker(time.Duration(float64(time.Second) / *rate))
+			defer t.Stop()
+			pace = t.C
+		}
 		for c := 0; c < *clients; c++ {
 			wg.Add(1)
 			go func() {
@@ -112,6 +119,15 @@ func main() {
 				var mine []time.Duration
 				bad := 0
 				for ctx.Err() == nil {
+					if pace != nil {
+						select {
+						case <-pace:
+						case <-ctx.Done():
+						}
+						if ctx.Err() != nil {
+							break
+						}
+					}
 					i := counter.Add(1)
 					if limit > 0 && i > limit {
 						break

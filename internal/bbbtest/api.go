@@ -93,6 +93,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, call string) {
 	case FailFailed:
 		writeXML(w, []byte(FailedBody))
 		return
+	case FailDropAnswer:
+		s.dispatch(discardWriter{http.Header{}}, req)
+		resetConn(w)
+		return
 	case FailSlow:
 		if !s.waitSlow(r) {
 			// Closed or abandoned: drop the connection without answering.
@@ -886,3 +890,10 @@ func (s *Server) apiSendChatMessage(w http.ResponseWriter, req *apiRequest) {
 		x.text("message", "")
 	})
 }
+
+// discardWriter takes an answer nobody will read (FailDropAnswer).
+type discardWriter struct{ h http.Header }
+
+func (d discardWriter) Header() http.Header       { return d.h }
+func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (discardWriter) WriteHeader(int)             {}

@@ -68,6 +68,10 @@ const (
 	FailGarbage
 	// FailFailed answers HTTP 200 with a FAILED/internalError response.
 	FailFailed
+	// FailDropAnswer does the work of every API call (a create creates
+	// the meeting) and then resets the connection without answering: a
+	// server that dies between doing and saying.
+	FailDropAnswer
 )
 
 func (f Failure) String() string {
@@ -86,6 +90,8 @@ func (f Failure) String() string {
 		return "garbage"
 	case FailFailed:
 		return "failed"
+	case FailDropAnswer:
+		return "drop-answer"
 	}
 	return fmt.Sprintf("Failure(%d)", int(f))
 }
