@@ -23,6 +23,7 @@ import (
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
 	"github.com/bbb-balance/bbb_balance/health"
+	"github.com/bbb-balance/bbb_balance/playback"
 	"github.com/bbb-balance/bbb_balance/recordings"
 	"github.com/bbb-balance/bbb_balance/scaleliteapi"
 	"github.com/bbb-balance/bbb_balance/tenants"
@@ -113,7 +114,7 @@ type Handler struct {
 	engine    *engine
 	front     *api.Front
 	upload    http.Handler      // recordings uploaded by the servers; nil unless enabled
-	playback  *playback         // the recordings' files; nil without recordings
+	playback  *playback.Server  // the recordings' files; nil without recordings
 	scalelite *scaleliteapi.API // scalelite's management API, under /scalelite/api/
 	logger    *zap.Logger
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/bbb-balance/bbb_balance/playback"
 	"github.com/bbb-balance/bbb_balance/recordings"
 	"github.com/bbb-balance/bbb_balance/store"
 )
@@ -31,7 +32,7 @@ const (
 )
 
 type playbackEnv struct {
-	p   *playback
+	p   *playback.Server
 	lib *recordings.Library
 	db  *store.DB
 }
@@ -121,7 +122,7 @@ func (e *playbackEnv) do(t *testing.T, method, target string, header http.Header
 	}
 	w := httptest.NewRecorder()
 	r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, nil)
-	handled, err := e.p.serve(w, r)
+	handled, err := e.p.Serve(w, r)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, target, err)
 	}
@@ -248,7 +249,7 @@ func TestPlaybackLegacyRedirects(t *testing.T) {
 	for _, target := range []string{"/playback/presentation/2.3/" + pubID, "/", "/bigbluebutton/api", "/presentationx/" + pubID} {
 		r := httptest.NewRequest("GET", target, nil)
 		w := httptest.NewRecorder()
-		if handled, _ := e.p.serve(w, caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, nil)); handled {
+		if handled, _ := e.p.Serve(w, caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, nil)); handled {
 			t.Errorf("%s handled by playback", target)
 		}
 	}
@@ -256,7 +257,7 @@ func TestPlaybackLegacyRedirects(t *testing.T) {
 
 func TestPlaybackProtected(t *testing.T) {
 	e := newPlaybackEnv(t)
-	link := e.p.access.LinkPath(protID, "presentation")
+	link := e.p.Access.LinkPath(protID, "presentation")
 
 	resp := e.do(t, "GET", link, nil)
 	if resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != "/playback/presentation/2.3/"+protID {
@@ -274,10 +275,10 @@ func TestPlaybackProtected(t *testing.T) {
 	expectNotFound(t, "the cookie on another recording", e.do(t, "GET", "/presentation/"+pubID+"/nope", nil, cookies[0]))
 
 	// Over TLS the cookie is Secure.
-	r := httptest.NewRequest("GET", e.p.access.LinkPath(protID, "presentation"), nil)
+	r := httptest.NewRequest("GET", e.p.Access.LinkPath(protID, "presentation"), nil)
 	r.TLS = &tlsState
 	w := httptest.NewRecorder()
-	if _, err := e.p.serve(w, caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, nil)); err != nil {
+	if _, err := e.p.Serve(w, caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if c := w.Result().Cookies(); len(c) != 1 || !c[0].Secure {
@@ -285,13 +286,13 @@ func TestPlaybackProtected(t *testing.T) {
 	}
 
 	// Links for another format, a tampered token, an expired link.
-	expectNotFound(t, "other format", e.do(t, "GET", strings.Replace(e.p.access.LinkPath(protID, "presentation"), "/presentation?", "/video?", 1), nil))
-	u, _ := url.Parse(e.p.access.LinkPath(protID, "presentation"))
+	expectNotFound(t, "other format", e.do(t, "GET", strings.Replace(e.p.Access.LinkPath(protID, "presentation"), "/presentation?", "/video?", 1), nil))
+	u, _ := url.Parse(e.p.Access.LinkPath(protID, "presentation"))
 	expectNotFound(t, "tampered", e.do(t, "GET", u.Path+"?token="+u.Query().Get("token")[1:], nil))
-	old := *e.p.access
+	old := *e.p.Access
 	old.Now = func() time.Time { return time.Now().Add(-2 * time.Hour) }
 	expectNotFound(t, "expired", e.do(t, "GET", old.LinkPath(protID, "presentation"), nil))
-	expectNotFound(t, "link to an unpublished recording", e.do(t, "GET", e.p.access.LinkPath(unpubID, "presentation"), nil))
+	expectNotFound(t, "link to an unpublished recording", e.do(t, "GET", e.p.Access.LinkPath(unpubID, "presentation"), nil))
 	expectNotFound(t, "malformed link", e.do(t, "GET", "/recording/"+protID+"/presentation/x?token=y", nil))
 
 	// Unprotected, the recording's files need no cookie; a link still works.
@@ -312,7 +313,7 @@ func BenchmarkPlaybackFile(b *testing.B) {
 	for b.Loop() {
 		r := httptest.NewRequest("GET", "/presentation/"+pubID+"/metadata.xml", nil)
 		w := httptest.NewRecorder()
-		if _, err := e.p.serve(w, caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, nil)); err != nil || w.Code != 200 {
+		if _, err := e.p.Serve(w, caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, nil)); err != nil || w.Code != 200 {
 			b.Fatalf("HTTP %d %v", w.Code, err)
 		}
 	}

@@ -74,6 +74,7 @@ us() { awk -v v="$1" 'BEGIN { if (v >= 1000) printf "%.1f ms", v / 1000; else pr
 respond=$(run_rate "Caddy respond 302")
 join=$(run_rate "join through bbb_balance")
 direct=$(run_rate "create straight to a fake")
+proxy=$(run_rate "create through reverse_proxy")
 create=$(run_rate "create through bbb_balance")
 
 gm=$out/getmeetings.txt
@@ -130,21 +131,23 @@ set-up sustains together, and a ceiling measured alongside is the fair compariso
 | what | measured | ceiling (same run) | ratio |
 |---|---|---|---|
 | join redirects through the balancer | $join/s | Caddy's own \`respond\` 302: $respond/s | **$(ratio "$join" "$respond")** (goal ≥ 0.70) |
-| creates through the balancer | $create/s | create straight to one fake server: $direct/s | **$(ratio "$create" "$direct")** |
+| creates through the balancer | $create/s | the same creates through Caddy's \`reverse_proxy\` to one fake server: $proxy/s | **$(ratio "$create" "$proxy")** (goal ≥ 0.90) |
+| creates through the balancer | $create/s | create straight to one fake server (looser): $direct/s | **$(ratio "$create" "$direct")** |
 | getMeetings through the balancer, $gm_servers servers, $gm_meetings meetings | $gm_rate calls/s; p50 $(us "$(result "$gm" balancer_p50)"), p99 $(us "$(result "$gm" balancer_p99)") | one fake's getMeetings ($gm_direct_meetings meetings) ÷ $gm_servers: $gm_ceiling/s (one fake: $gm_direct_rate/s, p50 $(us "$(result "$gm" direct_p50)"), p99 $(us "$(result "$gm" direct_p99)")) | **$(ratio "$gm_rate" "$gm_ceiling")** |
 | the poller, $poll_online of 1,000 servers online, $poll_meetings meetings, every 10 s | **$poll_cpu% of one core** ($poll_ms ms of CPU per round), $poll_rss MiB resident | none | goal < 5% |
 | resident memory with $mem_meetings live meetings on 100 servers | **$((mem_loaded / 1024)) MiB** | idle, same servers, no meeting: $((mem_idle / 1024)) MiB | **$(ratio "$mem_loaded" "$mem_idle")** × idle; $mem_per KiB per meeting |
 
 p99 latency per run: respond $(run_p99 "Caddy respond 302"); join $(run_p99 "join through bbb_balance");
-create straight to a fake $(run_p99 "create straight to a fake"); create through the balancer
-$(run_p99 "create through bbb_balance").
+create straight to a fake $(run_p99 "create straight to a fake"); create through reverse_proxy
+$(run_p99 "create through reverse_proxy"); create through the balancer $(run_p99 "create through bbb_balance").
 
 ## Method
 
 - **join and create** (\`bench/run.sh $runs $secs $clients\`): Caddy serves the balancer in front of
   three fake servers on one site and a \`respond 302\` with a \`Location\` header on another;
   $clients clients send as fast as they can for $secs s after 1 s of warm-up, alternating
-  respond, join, create straight to a fourth fake, and create through the balancer, $runs
+  respond, join, create straight to a fourth fake, create through a plain \`reverse_proxy\` site to a
+  fifth, and create through the balancer, $runs
   times; medians. Every join must be a 302 and every create \`SUCCESS\`, or the run fails.
   Every create is a new meeting (tens of thousands a run), so the pool is not polled during
   these runs (\`health_interval 1h\`): polling answers of that size would measure the poller,
