@@ -13,6 +13,7 @@ import (
 
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
+	"github.com/bbb-balance/bbb_balance/callbacks"
 	"github.com/bbb-balance/bbb_balance/health"
 	"github.com/bbb-balance/bbb_balance/manage"
 	"github.com/bbb-balance/bbb_balance/notify"
@@ -38,9 +39,11 @@ type engine struct {
 	// manager carries out operator changes (admin API, scalelite API).
 	manager *manage.Manager
 
-	// queue delivers callbacks (recording ready); it runs from the first
-	// config that goes live.
+	// queue delivers callbacks (relayed, recording ready); it runs from
+	// the first config that goes live.
 	queue *notify.Queue
+	// ready sends the recording-ready callbacks of imported recordings.
+	ready *callbacks.Ready
 	// tenants of the live config, with the operator's changes: the API
 	// front reads them on every call, callbacks are signed with their
 	// secrets.
@@ -87,7 +90,7 @@ func newEngine(key, path string, logger *zap.Logger) (*engine, error) {
 	client := &bbb.Client{HTTP: &http.Client{Transport: newTransport(), CheckRedirect: bbb.SameHostRedirects}}
 	poller := health.New(pool, client, health.Config{}, logger)
 	poller.Observe(observePoll)
-	return &engine{
+	e := &engine{
 		key:    key,
 		path:   path,
 		db:     db,
@@ -106,7 +109,9 @@ func newEngine(key, path string, logger *zap.Logger) (*engine, error) {
 			Poll:    func(ctx context.Context, ids []string) { poller.Round(ctx, ids, true) },
 			Timeout: defaultTimeout,
 		},
-	}, nil
+	}
+	e.ready = &callbacks.Ready{URLs: db, Queue: e.queue, Tenants: &e.tenants, Logger: logger}
+	return e, nil
 }
 
 // newTransport is tuned for many small calls to a few hosts.
@@ -151,8 +156,20 @@ func (e *engine) apply(st engineSettings, tb stagedTenants, logger *zap.Logger, 
 	for _, n := range tb.notes {
 		logger.Warn(n)
 	}
-	e.applyRecordings(st.recordings, logger)
 	first := e.stop == nil
+	if first {
+		// The durable deliveries (callbacks relayed, recording-ready
+		// callbacks) run with the engine.
+		ctx, cancel := context.WithCancel(context.Background())
+		e.queue.Logger = logger.Named("callbacks")
+		e.ready.Logger = e.queue.Logger
+		e.queueStop, e.queueDone = cancel, make(chan struct{})
+		go func() {
+			defer close(e.queueDone)
+			e.queue.Run(ctx)
+		}()
+	}
+	e.applyRecordings(st.recordings, logger)
 	if first {
 		ctx, cancel := context.WithCancel(context.Background())
 		e.stop, e.done = cancel, make(chan struct{})
@@ -204,6 +221,10 @@ func (e *engine) Destruct() error {
 		<-e.done
 	}
 	e.stopRecordings()
+	if e.queueStop != nil {
+		e.queueStop()
+		<-e.queueDone
+	}
 	e.mu.Unlock()
 	e.client.HTTP.CloseIdleConnections()
 	return e.db.Close()

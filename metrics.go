@@ -108,7 +108,7 @@ func (apiObserver) Call(call, result string) {
 
 func (apiObserver) Placement(server string) { metrics.placements.WithLabelValues(server).Inc() }
 
-// Callback counts the servers' callbacks (api.CallbackObserver).
+// Callback counts the servers' callbacks (callbacks.Observer).
 func (apiObserver) Callback(kind, result string) {
 	metrics.callbacks.WithLabelValues(kind, result).Inc()
 }

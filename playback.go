@@ -15,7 +15,6 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/fileserver"
 	"go.uber.org/zap"
 
-	"github.com/bbb-balance/bbb_balance/api"
 	"github.com/bbb-balance/bbb_balance/playback"
 	"github.com/bbb-balance/bbb_balance/recordings"
 	"github.com/bbb-balance/bbb_balance/store"
@@ -28,15 +27,9 @@ import (
 // shapes.svg, the XML and JSON of the presentation player). Scalelite
 // needs nginx and a Rails request per file for the same.
 
-// provisionPlayback sets up what Provision adds for playback and
-// callbacks: the callback relays always, playback with recordings.
+// provisionPlayback sets up playback, with recordings.
 func (h *Handler) provisionPlayback(ctx caddy.Context, lib *recordings.Library) error {
 	eng := h.engine
-	cbKey, err := eng.db.SigningKey(ctx, "callbacks")
-	if err != nil {
-		return fmt.Errorf("bbb_balance: callbacks: %w", err)
-	}
-	h.front.Callbacks = &api.Callbacks{Key: cbKey, Store: eng.db, Queue: eng.queue}
 	if h.Recordings == nil {
 		return nil
 	}
@@ -93,16 +86,3 @@ type playbackObserver struct{}
 
 func (playbackObserver) Refused(reason string) { metrics.playbackRefused.WithLabelValues(reason).Inc() }
 func (playbackObserver) LinkOpened()           { metrics.playbackLinks.Inc() }
-
-// servePlayback answers the servers' callbacks and the playback paths;
-// false means r is none of them.
-func (h *Handler) servePlayback(w http.ResponseWriter, r *http.Request) (bool, error) {
-	if api.HandlesCallback(r) {
-		h.front.ServeCallback(w, r)
-		return true, nil
-	}
-	if h.playback == nil {
-		return false, nil
-	}
-	return h.playback.Serve(w, r)
-}

@@ -10,8 +10,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/bbb-balance/bbb_balance/bbb"
-	"github.com/bbb-balance/bbb_balance/notify"
 	"github.com/bbb-balance/bbb_balance/recordings"
 	"github.com/bbb-balance/bbb_balance/tenants"
 )
@@ -90,15 +88,6 @@ func (e *engine) library(c recordings.LibraryConfig) (*recordings.Library, error
 // first config that has recordings, restarted when its settings change,
 // stopped when a config drops them. Called with e.mu held.
 func (e *engine) applyRecordings(st *recordingSettings, logger *zap.Logger) {
-	if e.queueStop == nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		e.queue.Logger = logger.Named("callbacks")
-		e.queueStop, e.queueDone = cancel, make(chan struct{})
-		go func() {
-			defer close(e.queueDone)
-			e.queue.Run(ctx)
-		}()
-	}
 	if reflect.DeepEqual(st, e.importing) {
 		return
 	}
@@ -149,61 +138,16 @@ type importEvents struct{ e *engine }
 
 func (ev importEvents) Imported(rec recordings.Entry) {
 	metrics.imports.Inc()
-	ev.e.recordingReady(rec)
+	ev.e.ready.Imported(rec)
 }
 
 func (ev importEvents) Failed(string) { metrics.importFailures.Inc() }
 
-// recordingReady queues the recording-ready callback of a recording, if
-// its front-end asked for one at create (or its metadata names one: a
-// recording made before the balancer): a JWT signed with the secret the
-// front-end created the meeting with (bbb-api.md §4.3, scalelite §6.9).
-func (e *engine) recordingReady(rec recordings.Entry) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	logger := e.queue.Logger
-	set := e.tenants.Load()
-	t, known := set.Lookup(rec.Tenant)
-	if !known {
-		logger.Warn("recording of an unknown tenant: no recording-ready callback", zap.String("recording", rec.RecordID), zap.String("tenant", rec.Tenant))
-		return
-	}
-	key, _ := t.ServerID(rec.MeetingID)
-	url, tag, ok, err := e.db.ReadyURL(ctx, key)
-	if err != nil {
-		logger.Error("reading the recording-ready URL failed", zap.String("recording", rec.RecordID), zap.Error(err))
-		return
-	}
-	if !ok {
-		url = rec.RecordingReadyURL()
-	}
-	v := t.Verifier
-	if url == "" {
-		return
-	}
-	alg := "HS256"
-	if !v.Allows(bbb.SHA256) && v.Allows(bbb.SHA512) {
-		alg = "HS512" // as scalelite: a front-end that allows only sha512
-	}
-	d, err := notify.RecordingReady(url, v.SecretFor(tag), alg, rec.MeetingID, rec.RecordID)
-	if err == nil {
-		err = e.queue.Enqueue(ctx, d)
-	}
-	if err != nil {
-		logger.Warn("recording-ready callback not queued", zap.String("recording", rec.RecordID), zap.String("url", notify.Redact(url)), zap.Error(err))
-	}
-}
-
-// stopRecordings stops the importer and the delivery queue. Called with
-// e.mu held.
+// stopRecordings stops the importer. Called with e.mu held.
 func (e *engine) stopRecordings() {
 	if e.importerStop != nil {
 		e.importerStop()
 		<-e.importerDone
-	}
-	if e.queueStop != nil {
-		e.queueStop()
-		<-e.queueDone
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
+	"github.com/bbb-balance/bbb_balance/callbacks"
 	"github.com/bbb-balance/bbb_balance/recordings"
 	"github.com/bbb-balance/bbb_balance/tenants"
 )
@@ -39,17 +40,17 @@ type Front struct {
 	MeetingsMaxAge time.Duration
 	Observer       Observer // told about every call; may be nil
 
-	Recordings recordings.Store // the recordings index; nil: "no recordings"
-	Files      RecordingFiles   // the recordings' files; nil: index only
-	ReadyURLs  ReadyURLs        // keeps recording-ready URLs; nil: passed to the server
-	PublicURL  string           // scheme://host of recording links; "": the request's
+	Recordings recordings.Store    // the recordings index; nil: "no recordings"
+	Files      RecordingFiles      // the recordings' files; nil: index only
+	ReadyURLs  callbacks.ReadyURLs // keeps recording-ready URLs; nil: passed to the server
+	PublicURL  string              // scheme://host of recording links; "": the request's
 
 	// Protected gives protected recordings one-time links in
 	// getRecordings (recordings.Access); nil: their links are listed as is.
 	Protected ProtectedLinks
 	// Callbacks intercepts the end-of-meeting and analytics callbacks of
-	// creates and relays them (callbacks.go); nil: passed to the server.
-	Callbacks *Callbacks
+	// creates (package callbacks relays them); nil: passed to the server.
+	Callbacks *callbacks.Relay
 
 	fetches singleflight.Group // getMeetings requests in flight, by server
 }

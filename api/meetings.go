@@ -17,7 +17,7 @@ import (
 
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
-	"github.com/bbb-balance/bbb_balance/recordings"
+	"github.com/bbb-balance/bbb_balance/callbacks"
 	"github.com/bbb-balance/bbb_balance/tenants"
 )
 
@@ -181,8 +181,15 @@ func (f *Front) placementFailed(w http.ResponseWriter, key string, err error) {
 func (f *Front) sendCreate(req *request, pl balancer.Placement) (*bbb.Result, error) {
 	route := balancer.Route{MeetingID: pl.Key, ServerID: pl.ServerID, Server: pl.Server}
 	params := paramsFor(req, route)
-	params, _ = f.takeReadyURL(params)
-	params = f.interceptCallbacks(req, route, pl.Placed, params)
+	if f.ReadyURLs != nil {
+		// The server would sign the call with its own secret; the
+		// balancer calls it after the import (package callbacks).
+		params, _ = callbacks.TakeReadyURL(params)
+	}
+	if f.Callbacks != nil {
+		params = f.Callbacks.Intercept(req.r.Context(), params, f.publicHost(req.r),
+			callbacks.Meeting{Key: req.key, ServerID: pl.ServerID, MeetingID: req.meetingID, SecretTag: bbb.SecretTag(req.secret)}, pl.Placed)
+	}
 	// The server learns the tag it was chosen for, as with scalelite.
 	if _, tagged := params.Lookup(serverTagParam); tagged || pl.Tag != "" {
 		params = params.Without(serverTagParam)
@@ -207,7 +214,7 @@ func (f *Front) created(w http.ResponseWriter, req *request, pl balancer.Placeme
 		if err := f.Pool.Confirm(ctx, key, route.MeetingID, pl.ServerID); err != nil {
 			f.Logger.Error("recording a meeting failed", zap.String("meeting", key), zap.Error(err))
 		}
-		if _, readyURL := f.takeReadyURL(req.params); readyURL != "" {
+		if _, readyURL := callbacks.TakeReadyURL(req.params); readyURL != "" && f.ReadyURLs != nil {
 			if err := f.ReadyURLs.SaveReadyURL(ctx, key, readyURL, bbb.SecretTag(req.secret)); err != nil {
 				f.Logger.Error("keeping the recording-ready URL failed", zap.String("meeting", key), zap.Error(err))
 			}
@@ -217,27 +224,6 @@ func (f *Front) created(w http.ResponseWriter, req *request, pl balancer.Placeme
 			f.Logger.Error("undoing a failed placement failed", zap.String("meeting", key), zap.Error(err))
 		}
 	}
-}
-
-// takeReadyURL removes the recording-ready callback URLs from a create
-// for the server (which would sign its callback with its own secret, one
-// the front-end does not know) and returns the one BBB would call (the
-// first of bbb-api.md §4.3's fallback order). The balancer calls it after
-// the import, signed with the front-end's secret.
-func (f *Front) takeReadyURL(params bbb.Query) (bbb.Query, string) {
-	if f.ReadyURLs == nil {
-		return params, ""
-	}
-	var url string
-	for _, key := range recordings.RecordingReadyKeys {
-		if v, ok := params.Lookup("meta_" + key); ok {
-			if url == "" {
-				url = strings.TrimSpace(v)
-			}
-			params = params.Without("meta_" + key)
-		}
-	}
-	return params, url
 }
 
 // serverTagParam chooses servers by tag (scalelite's meta_server-tag).

@@ -39,12 +39,6 @@ type ProtectedLinks interface {
 	Protect(rec recordings.Recording) recordings.Recording
 }
 
-// ReadyURLs keeps the recording-ready callback URL a front-end gave at
-// create, to call it once the recording is imported (bbb-api.md §4.3).
-type ReadyURLs interface {
-	SaveReadyURL(ctx context.Context, meetingID, url, secretTag string) error
-}
-
 // Messages of the recording calls (bbb-api.md §2.9–2.13; scalelite's
 // wording for failures BBB has no text for).
 const (

@@ -138,9 +138,10 @@ func (q *Queue) observe(kind, result string) {
 	}
 }
 
-// checkURL accepts absolute http(s) URLs only: anything else could never
-// be delivered and would sit in the queue until it is given up.
-func checkURL(raw string) error {
+// CheckURL accepts what the queue can call: absolute http(s) URLs only;
+// anything else could never be delivered and would sit in the queue until
+// it is given up.
+func CheckURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("notify: delivery URL %q is not an absolute http(s) URL", Redact(raw))
@@ -165,7 +166,7 @@ func (q *Queue) Enqueue(ctx context.Context, d Delivery) error {
 	if d.Kind == "" {
 		return errors.New("notify: delivery without a kind")
 	}
-	if err := checkURL(d.URL); err != nil {
+	if err := CheckURL(d.URL); err != nil {
 		return err
 	}
 	if d.Method != "" && d.Method != http.MethodGet && d.Method != http.MethodPost {

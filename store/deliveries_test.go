@@ -76,3 +76,31 @@ func TestDeliveries(t *testing.T) {
 		t.Fatalf("rescheduled delivery read back as %+v", due[1])
 	}
 }
+
+// A GET delivery has no body; its method and headers are kept.
+func TestDeliveryMethodAndHeaders(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now()
+	if _, err := db.EnqueueDelivery(ctx, notify.Delivery{Kind: "end", Method: "GET", URL: "https://fe/end",
+		Header: map[string][]string{"Authorization": {"Bearer x"}}, NextAt: now, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.EnqueueDelivery(ctx, notify.Delivery{Kind: "post", URL: "https://fe/post", Body: []byte("b"), NextAt: now, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	due, err := db.DueDeliveries(ctx, now, 10)
+	if err != nil || len(due) != 2 {
+		t.Fatalf("due %+v, %v", due, err)
+	}
+	if d := due[0]; d.Method != "GET" || d.Header.Get("Authorization") != "Bearer x" || len(d.Body) != 0 {
+		t.Fatalf("GET delivery read back as %+v", d)
+	}
+	if d := due[1]; d.Method != "" || d.Header != nil || string(d.Body) != "b" {
+		t.Fatalf("POST delivery read back as %+v", d)
+	}
+}

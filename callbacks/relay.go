@@ -1,4 +1,10 @@
-package api
+// Package callbacks is where the callbacks a BBB server makes about a
+// meeting live: the balancer's own URLs given to servers at create
+// (Relay.Intercept), the front-ends' URLs kept for them (Store), and the
+// endpoint the servers call (Relay.ServeHTTP), which forgets ended
+// meetings at once and relays each callback to its front-end through the
+// durable delivery queue (notify).
+package callbacks
 
 import (
 	"context"
@@ -18,6 +24,7 @@ import (
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
 	"github.com/bbb-balance/bbb_balance/notify"
+	"github.com/bbb-balance/bbb_balance/tenants"
 )
 
 // The callbacks a BBB server makes about a meeting go to the balancer, not
@@ -40,20 +47,20 @@ import (
 // through the durable delivery queue: retried with backoff, bounded, and
 // an API call never waits on them.
 
-// CallbackPrefix is the path under which servers call the balancer back.
-const CallbackPrefix = "/bigbluebutton/callback/"
+// Prefix is the path under which servers call the balancer back.
+const Prefix = "/bigbluebutton/callback/"
 
 // The callbacks, by the last element of their path; also the delivery
 // kinds of their relays.
 const (
-	CallbackMeetingEnded = "meeting-ended" // the balancer's meetingEndedURL
-	CallbackEnd          = "end-callback"  // meta_endCallbackUrl
-	CallbackAnalytics    = "analytics"     // meta_analytics-callback-url
+	MeetingEnded = "meeting-ended" // the balancer's meetingEndedURL
+	End          = "end-callback"  // meta_endCallbackUrl
+	Analytics    = "analytics"     // meta_analytics-callback-url
 )
 
-// MeetingCallbacks are the callback URLs a front-end gave when it created
-// a meeting.
-type MeetingCallbacks struct {
+// Meeting is the callback URLs a front-end gave when it created a
+// meeting.
+type Meeting struct {
 	Key          string // registry key, the id the server knows the meeting by
 	ServerID     string
 	MeetingID    string // the id the front-end knows
@@ -63,21 +70,21 @@ type MeetingCallbacks struct {
 	SecretTag    string // of the secret the front-end signed the create with
 }
 
-func (c MeetingCallbacks) any() bool {
+func (c Meeting) any() bool {
 	return c.EndedURL != "" || c.EndURL != "" || c.AnalyticsURL != ""
 }
 
-// CallbackStore keeps the front-ends' callback URLs (store.DB implements it).
-type CallbackStore interface {
+// Store keeps the front-ends' callback URLs (store.DB implements it).
+type Store interface {
 	// SaveMeetingCallbacks keeps c for c.Key, replacing what a previous
 	// create of the meeting left.
-	SaveMeetingCallbacks(ctx context.Context, c MeetingCallbacks) error
-	MeetingCallbacks(ctx context.Context, key string) (MeetingCallbacks, bool, error)
+	SaveMeetingCallbacks(ctx context.Context, c Meeting) error
+	MeetingCallbacks(ctx context.Context, key string) (Meeting, bool, error)
 	// TakeMeetingCallback returns the callbacks kept for key on serverID
-	// and clears the URL of kind (CallbackMeetingEnded or CallbackEnd) in
-	// the same step, so each is relayed once; ok is false when that URL
-	// was not (or no longer) there.
-	TakeMeetingCallback(ctx context.Context, key, serverID, kind string) (c MeetingCallbacks, ok bool, err error)
+	// and clears the URL of kind (MeetingEnded or End) in the same step,
+	// so each is relayed once; ok is false when that URL was not (or no
+	// longer) there.
+	TakeMeetingCallback(ctx context.Context, key, serverID, kind string) (c Meeting, ok bool, err error)
 }
 
 // Enqueuer stores a delivery for the queue (notify.Queue implements it).
@@ -85,15 +92,30 @@ type Enqueuer interface {
 	Enqueue(ctx context.Context, d notify.Delivery) error
 }
 
-// Callbacks is what the API needs to intercept and relay callbacks.
-type Callbacks struct {
-	Key   []byte // MAC key of the URLs given to servers (store.DB.SigningKey)
-	Store CallbackStore
-	Queue Enqueuer
-	Now   func() time.Time // nil: time.Now
+// TenantSource gives the tenants in force (an atomic.Pointer[tenants.Set]
+// is one): a relayed analytics callback is signed with its tenant's secret.
+type TenantSource interface{ Load() *tenants.Set }
+
+// Observer is told about every callback a server makes: kind, and
+// "relayed", "none" (nothing to relay), "stale" (about an earlier instance
+// of a meeting created again), "refused" (bad URL or token) or "error".
+type Observer interface {
+	Callback(kind, result string)
 }
 
-func (c *Callbacks) now() time.Time {
+// Relay intercepts the callbacks of creates and relays them.
+type Relay struct {
+	Key      []byte // MAC key of the URLs given to servers (store.DB.SigningKey)
+	Store    Store
+	Queue    Enqueuer
+	Pool     *balancer.Pool // forgets ended meetings, knows the servers' secrets
+	Tenants  TenantSource
+	Logger   *zap.Logger
+	Observer Observer         // may be nil
+	Now      func() time.Time // nil: time.Now
+}
+
+func (c *Relay) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
 	}
@@ -103,27 +125,21 @@ func (c *Callbacks) now() time.Time {
 // token is the MAC of a callback URL: its kind, the meeting, its server
 // and when it was placed (placed, ms), so a call about an earlier
 // instance of the meeting cannot pass for one about the current one.
-func (c *Callbacks) token(kind, key, serverID, placed string) string {
+func (c *Relay) token(kind, key, serverID, placed string) string {
 	m := hmac.New(sha256.New, c.Key)
 	m.Write([]byte(kind + "\x00" + key + "\x00" + serverID + "\x00" + placed))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // url is the balancer's URL of callback kind for one meeting.
-func (c *Callbacks) url(base, kind, key, serverID, placed string) string {
-	return base + CallbackPrefix + kind + "?meeting=" + url.QueryEscape(key) + "&server=" + url.QueryEscape(serverID) +
+func (c *Relay) url(base, kind, key, serverID, placed string) string {
+	return base + Prefix + kind + "?meeting=" + url.QueryEscape(key) + "&server=" + url.QueryEscape(serverID) +
 		"&placed=" + placed + "&token=" + c.token(kind, key, serverID, placed)
 }
 
 // maxAnalytics bounds the analytics data relayed for one meeting (a
 // summary of its events; megabytes for the largest meetings).
 const maxAnalytics = 32 << 20
-
-// absoluteURL accepts what the delivery queue can call.
-func absoluteURL(raw string) bool {
-	u, err := url.Parse(raw)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
-}
 
 // metaLookup finds a meta_ parameter the way BBB does, whatever the case
 // of its name: it returns every spelling present (to remove them all) and
@@ -142,101 +158,95 @@ func metaLookup(params bbb.Query, key string) (names []string, value string) {
 	return names, strings.TrimSpace(value)
 }
 
-// interceptCallbacks gives the meeting's server the balancer's callback
-// URLs in place of the front-end's, and keeps the front-end's for the
-// relays. If they cannot be kept, the front-end's URLs go to the server
-// as they are (the server then calls the front-end itself, and the
-// registry learns of the end at the next poll).
-func (f *Front) interceptCallbacks(req *request, route balancer.Route, placedAt time.Time, params bbb.Query) bbb.Query {
-	cb := f.Callbacks
-	if cb == nil {
-		return params
-	}
-	key := req.key
+// Intercept gives a create's server the balancer's callback URLs in place
+// of the front-end's, and keeps the front-end's for the relays: m names
+// the meeting (Key, ServerID, MeetingID, SecretTag), placed is when it was
+// placed, base the scheme and host the servers call back. If the URLs
+// cannot be kept, the front-end's go to the server as they are (the
+// server then calls the front-end itself, and the registry learns of the
+// end at the next poll).
+func (c *Relay) Intercept(ctx context.Context, params bbb.Query, base string, m Meeting, placedAt time.Time) bbb.Query {
+	key, serverID := m.Key, m.ServerID
 	placed := strconv.FormatInt(placedAt.UnixMilli(), 10)
-	base := f.publicHost(req.r)
-	kept := MeetingCallbacks{Key: key, ServerID: route.ServerID, MeetingID: req.meetingID, SecretTag: bbb.SecretTag(req.secret)}
+	kept := Meeting{Key: key, ServerID: serverID, MeetingID: m.MeetingID, SecretTag: m.SecretTag}
 	out := params
-	if v, ok := params.Lookup("meetingEndedURL"); ok && absoluteURL(strings.TrimSpace(v)) {
+	if v, ok := params.Lookup("meetingEndedURL"); ok && acceptedURL(strings.TrimSpace(v)) {
 		kept.EndedURL = strings.TrimSpace(v)
 	}
-	out = out.With("meetingEndedURL", cb.url(base, CallbackMeetingEnded, key, route.ServerID, placed))
+	out = out.With("meetingEndedURL", c.url(base, MeetingEnded, key, serverID, placed))
 	// Most creates carry neither meta parameter: a look at the raw query
 	// spares them decoding it twice. (A name spelled with %-escapes is
 	// missed, and reaches the server as given.)
 	if strings.Contains(strings.ToLower(string(params)), "callback") {
-		if names, v := metaLookup(params, "endcallbackurl"); absoluteURL(v) {
+		if names, v := metaLookup(params, "endcallbackurl"); acceptedURL(v) {
 			kept.EndURL = v
-			out = out.Without(names...).With("meta_endCallbackUrl", cb.url(base, CallbackEnd, key, route.ServerID, placed))
+			out = out.Without(names...).With("meta_endCallbackUrl", c.url(base, End, key, serverID, placed))
 		}
-		if names, v := metaLookup(params, "analytics-callback-url"); absoluteURL(v) {
+		if names, v := metaLookup(params, "analytics-callback-url"); acceptedURL(v) {
 			kept.AnalyticsURL = v
-			out = out.Without(names...).With("meta_analytics-callback-url", cb.url(base, CallbackAnalytics, key, route.ServerID, placed))
+			out = out.Without(names...).With("meta_analytics-callback-url", c.url(base, Analytics, key, serverID, placed))
 		}
 	}
 	if !kept.any() {
 		return out
 	}
-	if err := cb.Store.SaveMeetingCallbacks(context.WithoutCancel(req.r.Context()), kept); err != nil {
-		f.Logger.Error("keeping the meeting's callback URLs failed; the server gets the front-end's", zap.String("meeting", key), zap.Error(err))
+	if err := c.Store.SaveMeetingCallbacks(context.WithoutCancel(ctx), kept); err != nil {
+		c.Logger.Error("keeping the meeting's callback URLs failed; the server gets the front-end's", zap.String("meeting", key), zap.Error(err))
 		if _, ok := params.Lookup("meetingEndedURL"); ok {
 			return params
 		}
-		return params.With("meetingEndedURL", cb.url(base, CallbackMeetingEnded, key, route.ServerID, placed))
+		return params.With("meetingEndedURL", c.url(base, MeetingEnded, key, serverID, placed))
 	}
 	return out
 }
 
-// HandlesCallback reports whether r is a server's callback.
-func HandlesCallback(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, CallbackPrefix) }
+// Handles reports whether r is a server's callback.
+func Handles(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, Prefix) }
 
-// ServeCallback answers a server calling one of the URLs interceptCallbacks
-// gave it. A call whose MAC does not verify gets 404 and changes nothing.
-func (f *Front) ServeCallback(w http.ResponseWriter, r *http.Request) {
-	kind := strings.TrimPrefix(r.URL.Path, CallbackPrefix)
+// ServeHTTP answers a server calling one of the URLs Intercept gave it. A
+// call whose MAC does not verify gets 404 and changes nothing.
+func (c *Relay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	kind := strings.TrimPrefix(r.URL.Path, Prefix)
 	q := r.URL.Query()
 	key, serverID, placed := q.Get("meeting"), q.Get("server"), q.Get("placed")
-	cb := f.Callbacks
-	known := kind == CallbackMeetingEnded || kind == CallbackEnd || kind == CallbackAnalytics
-	if cb == nil || !known || key == "" || !hmac.Equal([]byte(q.Get("token")), []byte(cb.token(kind, key, serverID, placed))) {
-		f.callbackDone(w, kind, "refused", http.StatusNotFound)
+	known := kind == MeetingEnded || kind == End || kind == Analytics
+	if !known || key == "" || !hmac.Equal([]byte(q.Get("token")), []byte(c.token(kind, key, serverID, placed))) {
+		c.done(w, kind, "refused", http.StatusNotFound)
 		return
 	}
 	// The relays are queued whether or not the server stays connected.
 	ctx := context.WithoutCancel(r.Context())
-	log := f.Logger.With(zap.String("meeting", key), zap.String("server", serverID))
-	if at, ok := f.Pool.PlacedAt(key); ok && strconv.FormatInt(at.UnixMilli(), 10) != placed {
+	log := c.Logger.With(zap.String("meeting", key), zap.String("server", serverID))
+	if at, ok := c.Pool.PlacedAt(key); ok && strconv.FormatInt(at.UnixMilli(), 10) != placed {
 		// A late call about an earlier instance of a meeting created
 		// again since: the registry entry and the kept URLs are the new
 		// instance's, and stay.
 		log.Info("callback about an earlier instance of the meeting ignored", zap.String("kind", kind))
-		f.callbackDone(w, kind, "stale", http.StatusOK)
+		c.done(w, kind, "stale", http.StatusOK)
 		return
 	}
 	switch kind {
-	case CallbackMeetingEnded:
-		if err := f.Pool.Forget(ctx, key, serverID); err != nil {
+	case MeetingEnded:
+		if err := c.Pool.Forget(ctx, key, serverID); err != nil {
 			log.Error("forgetting an ended meeting failed", zap.Error(err))
-			f.callbackDone(w, kind, "error", http.StatusInternalServerError) // the server retries
+			c.done(w, kind, "error", http.StatusInternalServerError) // the server retries
 			return
 		}
 		log.Info("meeting ended (its server called back); removed from the registry")
-		f.relayEnd(ctx, w, log, kind, key, serverID, nil)
-	case CallbackEnd:
+		c.relayEnd(ctx, w, log, kind, key, serverID, nil)
+	case End:
 		// What the server appended to the URL (recordingmarks, meetingID),
 		// in its order, without the balancer's own parameters.
 		appended := bbb.Query(r.URL.RawQuery).Without("meeting", "server", "placed", "token")
-		f.relayEnd(ctx, w, log, kind, key, serverID, &appended)
-	case CallbackAnalytics:
-		f.relayAnalytics(ctx, w, r, log, key, serverID)
+		c.relayEnd(ctx, w, log, kind, key, serverID, &appended)
+	case Analytics:
+		c.relayAnalytics(ctx, w, r, log, key, serverID)
 	}
 }
 
-func (f *Front) callbackDone(w http.ResponseWriter, kind, result string, status int) {
-	if f.Observer != nil {
-		if co, ok := f.Observer.(CallbackObserver); ok {
-			co.Callback(kind, result)
-		}
+func (c *Relay) done(w http.ResponseWriter, kind, result string, status int) {
+	if c.Observer != nil {
+		c.Observer.Callback(kind, result)
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
@@ -245,26 +255,18 @@ func (f *Front) callbackDone(w http.ResponseWriter, kind, result string, status 
 	}
 }
 
-// CallbackObserver, if the Front's Observer implements it, is told about
-// every callback a server makes: kind, and "relayed", "none" (nothing to
-// relay), "stale" (about an earlier instance of a meeting created again),
-// "refused" (bad URL or token) or "error".
-type CallbackObserver interface {
-	Callback(kind, result string)
-}
-
 // relayEnd queues the front-end's end callback of kind, once. appended is
 // nil for meetingEndedURL (called as given), else what the server appended
 // to meta_endCallbackUrl.
-func (f *Front) relayEnd(ctx context.Context, w http.ResponseWriter, log *zap.Logger, kind, key, serverID string, appended *bbb.Query) {
-	kept, ok, err := f.Callbacks.Store.TakeMeetingCallback(ctx, key, serverID, kind)
+func (c *Relay) relayEnd(ctx context.Context, w http.ResponseWriter, log *zap.Logger, kind, key, serverID string, appended *bbb.Query) {
+	kept, ok, err := c.Store.TakeMeetingCallback(ctx, key, serverID, kind)
 	switch {
 	case err != nil:
 		log.Error("reading the meeting's callback URLs failed", zap.Error(err))
-		f.callbackDone(w, kind, "error", http.StatusInternalServerError)
+		c.done(w, kind, "error", http.StatusInternalServerError)
 		return
 	case !ok:
-		f.callbackDone(w, kind, "none", http.StatusOK)
+		c.done(w, kind, "none", http.StatusOK)
 		return
 	}
 	target := kept.EndedURL
@@ -282,43 +284,43 @@ func (f *Front) relayEnd(ctx context.Context, w http.ResponseWriter, log *zap.Lo
 			target += sep + string(extra)
 		}
 	}
-	if err := f.Callbacks.Queue.Enqueue(ctx, notify.Delivery{Kind: kind, Method: http.MethodGet, URL: target}); err != nil {
+	if err := c.Queue.Enqueue(ctx, notify.Delivery{Kind: kind, Method: http.MethodGet, URL: target}); err != nil {
 		log.Error("queueing the front-end's end callback failed; it is lost", zap.String("url", notify.Redact(target)), zap.Error(err))
-		f.callbackDone(w, kind, "error", http.StatusInternalServerError)
+		c.done(w, kind, "error", http.StatusInternalServerError)
 		return
 	}
-	f.callbackDone(w, kind, "relayed", http.StatusOK)
+	c.done(w, kind, "relayed", http.StatusOK)
 }
 
 // relayAnalytics checks the server's JWT and queues the data for the
 // front-end, signed with the front-end's secret (bbb-api.md §4.4).
-func (f *Front) relayAnalytics(ctx context.Context, w http.ResponseWriter, r *http.Request, log *zap.Logger, key, serverID string) {
-	const kind = CallbackAnalytics
+func (c *Relay) relayAnalytics(ctx context.Context, w http.ResponseWriter, r *http.Request, log *zap.Logger, key, serverID string) {
+	const kind = Analytics
 	if r.Method != http.MethodPost {
-		f.callbackDone(w, kind, "refused", http.StatusMethodNotAllowed)
+		c.done(w, kind, "refused", http.StatusMethodNotAllowed)
 		return
 	}
-	route, ok := f.Pool.Route(serverID)
+	route, ok := c.Pool.Route(serverID)
 	bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || bbb.VerifyJWT(bearer, route.Server.Secret, f.Callbacks.now().Unix()) != nil {
+	if !ok || bbb.VerifyJWT(bearer, route.Server.Secret, c.now().Unix()) != nil {
 		log.Warn("analytics callback refused: its JWT does not verify with the server's secret")
-		f.callbackDone(w, kind, "refused", http.StatusUnauthorized)
+		c.done(w, kind, "refused", http.StatusUnauthorized)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxAnalytics+1))
 	if err != nil || len(body) > maxAnalytics || !json.Valid(body) {
 		log.Warn("analytics callback refused: unreadable, too large or not JSON", zap.Int("bytes", len(body)))
-		f.callbackDone(w, kind, "refused", http.StatusBadRequest)
+		c.done(w, kind, "refused", http.StatusBadRequest)
 		return
 	}
-	kept, ok, err := f.Callbacks.Store.MeetingCallbacks(ctx, key)
+	kept, ok, err := c.Store.MeetingCallbacks(ctx, key)
 	switch {
 	case err != nil:
 		log.Error("reading the meeting's callback URLs failed", zap.Error(err))
-		f.callbackDone(w, kind, "error", http.StatusInternalServerError)
+		c.done(w, kind, "error", http.StatusInternalServerError)
 		return
 	case !ok || kept.AnalyticsURL == "":
-		f.callbackDone(w, kind, "none", http.StatusOK)
+		c.done(w, kind, "none", http.StatusOK)
 		return
 	}
 	if kept.MeetingID != key {
@@ -331,25 +333,28 @@ func (f *Front) relayAnalytics(ctx context.Context, w http.ResponseWriter, r *ht
 			}
 		}
 	}
-	owner, _, known := f.Tenants.Load().Owner(key)
+	owner, _, known := c.Tenants.Load().Owner(key)
 	if !known {
 		// Its tenant was removed: nobody's secret may sign for it.
 		log.Warn("analytics callback of a removed tenant's meeting: not relayed")
-		f.callbackDone(w, kind, "none", http.StatusOK)
+		c.done(w, kind, "none", http.StatusOK)
 		return
 	}
 	claims := struct {
 		Exp int64 `json:"exp"`
-	}{f.Callbacks.now().Add(24 * time.Hour).Unix()}
+	}{c.now().Add(24 * time.Hour).Unix()}
 	token, err := bbb.SignJWT("HS512", owner.Verifier.SecretFor(kept.SecretTag), claims)
 	if err == nil {
-		err = f.Callbacks.Queue.Enqueue(ctx, notify.Delivery{Kind: kind, URL: kept.AnalyticsURL, ContentType: "application/json", Body: body,
+		err = c.Queue.Enqueue(ctx, notify.Delivery{Kind: kind, URL: kept.AnalyticsURL, ContentType: "application/json", Body: body,
 			Header: http.Header{"Authorization": {"Bearer " + token}, "User-Agent": {"BigBlueButton Analytics Callback"}}})
 	}
 	if err != nil {
 		log.Error("queueing the analytics callback failed", zap.String("url", notify.Redact(kept.AnalyticsURL)), zap.Error(err))
-		f.callbackDone(w, kind, "error", http.StatusInternalServerError)
+		c.done(w, kind, "error", http.StatusInternalServerError)
 		return
 	}
-	f.callbackDone(w, kind, "relayed", http.StatusOK)
+	c.done(w, kind, "relayed", http.StatusOK)
 }
+
+// acceptedURL reports whether the delivery queue can call raw.
+func acceptedURL(raw string) bool { return notify.CheckURL(raw) == nil }

@@ -1,4 +1,4 @@
-package api_test
+package callbacks_test
 
 import (
 	"context"
@@ -24,6 +24,7 @@ import (
 	"github.com/bbb-balance/bbb_balance/api"
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
+	"github.com/bbb-balance/bbb_balance/callbacks"
 	"github.com/bbb-balance/bbb_balance/health"
 	"github.com/bbb-balance/bbb_balance/internal/bbbtest"
 	"github.com/bbb-balance/bbb_balance/notify"
@@ -129,14 +130,16 @@ func newCallbackEnv(t *testing.T) *callbackEnv {
 	t.Cleanup(func() { cancel(); <-done })
 
 	e := &callbackEnv{fake: fake, pool: pool, db: db, seen: make(chan string, 100)}
+	relay := &callbacks.Relay{Key: key, Store: db, Queue: queue, Pool: pool, Tenants: tenantSource{set},
+		Logger: zaptest.NewLogger(t), Observer: callbackObserver{e.seen}}
 	e.front = &api.Front{
 		Tenants: tenantSource{set}, Pool: pool, Client: client, Logger: zaptest.NewLogger(t), Timeout: 5 * time.Second,
 		Observer:  callbackObserver{e.seen},
-		Callbacks: &api.Callbacks{Key: key, Store: db, Queue: queue},
+		Callbacks: relay,
 	}
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if api.HandlesCallback(r) {
-			e.front.ServeCallback(w, r)
+		if callbacks.Handles(r) {
+			relay.ServeHTTP(w, r)
 			return
 		}
 		e.front.ServeHTTP(w, r)
@@ -214,7 +217,7 @@ func TestCallbacksRelayed(t *testing.T) {
 	}
 	ended, end, analytics := m.Params.Get("meetingEndedURL"), m.Metadata["endcallbackurl"], m.Metadata["analytics-callback-url"]
 	for name, u := range map[string]string{"meetingEndedURL": ended, "meta_endCallbackUrl": end, "meta_analytics-callback-url": analytics} {
-		if !strings.HasPrefix(u, e.srv.URL+api.CallbackPrefix) {
+		if !strings.HasPrefix(u, e.srv.URL+callbacks.Prefix) {
 			t.Fatalf("the server got %s=%q, not the balancer's", name, u)
 		}
 		if strings.Contains(u, fe.URL) {
@@ -229,21 +232,21 @@ func TestCallbacksRelayed(t *testing.T) {
 	if code := e.serverCall(t, "GET", end+"&recordingmarks=true&meetingID=room", nil, ""); code != 200 {
 		t.Fatalf("end callback: HTTP %d", code)
 	}
-	e.expectResult(t, api.CallbackEnd+" relayed")
+	e.expectResult(t, callbacks.End+" relayed")
 	got, _ := fe.wait(t, 1)
 	if got[0].Method != "GET" || got[0].URL.Path != "/end" || got[0].URL.RawQuery != "x=1&recordingmarks=true&meetingID=room" {
 		t.Fatalf("front-end got %s %s", got[0].Method, got[0].URL)
 	}
 	// Once only.
 	e.serverCall(t, "GET", end+"&recordingmarks=true&meetingID=room", nil, "")
-	e.expectResult(t, api.CallbackEnd+" none")
+	e.expectResult(t, callbacks.End+" none")
 
 	// A forged token changes nothing.
 	forged := strings.Replace(ended, "token=", "token=x", 1)
 	if code := e.serverCall(t, "GET", forged, nil, ""); code != http.StatusNotFound {
 		t.Fatalf("forged token: HTTP %d", code)
 	}
-	e.expectResult(t, api.CallbackMeetingEnded+" refused")
+	e.expectResult(t, callbacks.MeetingEnded+" refused")
 	if _, err := e.pool.Lookup("room"); err != nil {
 		t.Fatalf("a forged callback removed the meeting: %v", err)
 	}
@@ -253,7 +256,7 @@ func TestCallbacksRelayed(t *testing.T) {
 	if code := e.serverCall(t, "GET", ended, nil, ""); code != 200 {
 		t.Fatalf("meeting-ended callback: HTTP %d", code)
 	}
-	e.expectResult(t, api.CallbackMeetingEnded+" relayed")
+	e.expectResult(t, callbacks.MeetingEnded+" relayed")
 	if _, err := e.pool.Lookup("room"); !errors.Is(err, balancer.ErrUnknownMeeting) {
 		t.Fatalf("after the meeting-ended callback, Lookup: %v", err)
 	}
@@ -269,12 +272,12 @@ func TestCallbacksRelayed(t *testing.T) {
 	if code := e.serverCall(t, "POST", analytics, http.Header{"Authorization": {"Bearer " + wrongJWT}}, data); code != http.StatusUnauthorized {
 		t.Fatalf("analytics with a wrong JWT: HTTP %d", code)
 	}
-	e.expectResult(t, api.CallbackAnalytics+" refused")
+	e.expectResult(t, callbacks.Analytics+" refused")
 	if code := e.serverCall(t, "POST", analytics, http.Header{"Authorization": {"Bearer " + serverJWT},
 		"Content-Type": {"application/json"}}, data); code != 200 {
 		t.Fatalf("analytics: HTTP %d", code)
 	}
-	e.expectResult(t, api.CallbackAnalytics+" relayed")
+	e.expectResult(t, callbacks.Analytics+" relayed")
 	got, body := fe.wait(t, 3)
 	a := got[2]
 	if a.Method != "POST" || a.URL.Path != "/analytics" || a.Header.Get("Content-Type") != "application/json" ||
@@ -318,7 +321,7 @@ func TestCallbacksOfATenant(t *testing.T) {
 		t.Fatalf("no meeting %s on the server: %v", serverID, e.fake.Meetings())
 	}
 	e.serverCall(t, "GET", m.Metadata["endcallbackurl"]+"&recordingmarks=false&meetingID="+url.QueryEscape(serverID), nil, "")
-	e.expectResult(t, api.CallbackEnd+" relayed")
+	e.expectResult(t, callbacks.End+" relayed")
 	got, _ := fe.wait(t, 1)
 	if got[0].URL.RawQuery != "recordingmarks=false&meetingID=room" {
 		t.Fatalf("front-end got %s", got[0].URL)
@@ -327,7 +330,7 @@ func TestCallbacksOfATenant(t *testing.T) {
 	serverJWT := signHS512(t, "server-secret", map[string]int64{"exp": time.Now().Add(time.Hour).Unix()})
 	e.serverCall(t, "POST", m.Metadata["analytics-callback-url"], http.Header{"Authorization": {"Bearer " + serverJWT}},
 		`{"version":"1.0","meeting_id":"`+serverID+`","data":{}}`)
-	e.expectResult(t, api.CallbackAnalytics+" relayed")
+	e.expectResult(t, callbacks.Analytics+" relayed")
 	got, body := fe.wait(t, 2)
 	var doc map[string]any
 	if err := json.Unmarshal([]byte(body[1]), &doc); err != nil || doc["meeting_id"] != "room" || doc["version"] != "1.0" {
@@ -348,7 +351,7 @@ func TestCallbacksOfATenant(t *testing.T) {
 	if code := e.serverCall(t, "GET", m.Params.Get("meetingEndedURL"), nil, ""); code != 200 {
 		t.Fatalf("meeting-ended: HTTP %d", code)
 	}
-	e.expectResult(t, api.CallbackMeetingEnded+" none")
+	e.expectResult(t, callbacks.MeetingEnded+" none")
 	if _, err := e.pool.Lookup(serverID); !errors.Is(err, balancer.ErrUnknownMeeting) {
 		t.Fatalf("the tenant's meeting is still in the registry: %v", err)
 	}
@@ -360,7 +363,7 @@ func TestCallbacksWithoutFrontEndURLs(t *testing.T) {
 	e := newCallbackEnv(t)
 	e.create(t, "", feSecret, "meetingID=plain&name=Plain&meta_endCallbackUrl=not-a-url")
 	m, _ := e.fake.Meeting("plain")
-	if !strings.HasPrefix(m.Params.Get("meetingEndedURL"), e.srv.URL+api.CallbackPrefix+api.CallbackMeetingEnded+"?") {
+	if !strings.HasPrefix(m.Params.Get("meetingEndedURL"), e.srv.URL+callbacks.Prefix+callbacks.MeetingEnded+"?") {
 		t.Fatalf("meetingEndedURL %q", m.Params.Get("meetingEndedURL"))
 	}
 	if m.Metadata["endcallbackurl"] != "not-a-url" {
@@ -372,13 +375,13 @@ func TestCallbacksWithoutFrontEndURLs(t *testing.T) {
 	if code := e.serverCall(t, "GET", m.Params.Get("meetingEndedURL"), nil, ""); code != 200 {
 		t.Fatalf("meeting-ended: HTTP %d", code)
 	}
-	e.expectResult(t, api.CallbackMeetingEnded+" none")
+	e.expectResult(t, callbacks.MeetingEnded+" none")
 	if _, err := e.pool.Lookup("plain"); !errors.Is(err, balancer.ErrUnknownMeeting) {
 		t.Fatal("the registry kept an ended meeting")
 	}
 	// Unknown kinds and missing parameters are refused.
-	for _, p := range []string{"nope?meeting=plain&server=bbb1&token=x", api.CallbackMeetingEnded, api.CallbackEnd + "?meeting=&server=bbb1"} {
-		if code := e.serverCall(t, "GET", e.srv.URL+api.CallbackPrefix+p, nil, ""); code != http.StatusNotFound {
+	for _, p := range []string{"nope?meeting=plain&server=bbb1&token=x", callbacks.MeetingEnded, callbacks.End + "?meeting=&server=bbb1"} {
+		if code := e.serverCall(t, "GET", e.srv.URL+callbacks.Prefix+p, nil, ""); code != http.StatusNotFound {
 			t.Errorf("%s: HTTP %d", p, code)
 		}
 		<-e.seen
@@ -398,7 +401,7 @@ func TestLateEndCallbackOfAnEarlierInstance(t *testing.T) {
 	if code := e.serverCall(t, "GET", first, nil, ""); code != 200 {
 		t.Fatalf("meeting-ended: HTTP %d", code)
 	}
-	e.expectResult(t, api.CallbackMeetingEnded+" relayed")
+	e.expectResult(t, callbacks.MeetingEnded+" relayed")
 	if !e.fake.EndMeeting("room") {
 		t.Fatal("the server did not have the meeting")
 	}
@@ -415,7 +418,7 @@ func TestLateEndCallbackOfAnEarlierInstance(t *testing.T) {
 	if code := e.serverCall(t, "GET", first, nil, ""); code != 200 {
 		t.Fatalf("late meeting-ended: HTTP %d", code)
 	}
-	e.expectResult(t, api.CallbackMeetingEnded+" stale")
+	e.expectResult(t, callbacks.MeetingEnded+" stale")
 	if _, err := e.pool.Lookup("room"); err != nil {
 		t.Fatalf("a late callback removed the new instance: %v", err)
 	}
