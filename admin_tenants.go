@@ -9,8 +9,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/bbb-balance/bbb_balance/bbb"
 	"github.com/bbb-balance/bbb_balance/store"
 	"github.com/bbb-balance/bbb_balance/tenants"
 )
@@ -31,6 +33,67 @@ type TenantStatus struct {
 	Source    string `json:"source"`
 	Meetings  int    `json:"meetings"`
 	Attendees int    `json:"attendees"`
+}
+
+// tenantBase is what a config says of its front-ends: the default
+// tenant (the handler's secrets), the pool's rules, and the tenants it
+// declares. The operator's run-time changes are laid over it.
+type tenantBase struct {
+	secrets     []string
+	create      tenants.Params
+	join        tenants.Params
+	maxDuration int
+	configured  []TenantConfig
+	algs        []bbb.Algorithm
+}
+
+func (h *Handler) tenantBase(algs []bbb.Algorithm) tenantBase {
+	b := tenantBase{secrets: h.Secrets, maxDuration: h.MaxDuration, configured: h.Tenants, algs: algs}
+	if h.Create != nil {
+		b.create = *h.Create
+	}
+	if h.Join != nil {
+		b.join = *h.Join
+	}
+	return b
+}
+
+// build makes the tenant set of the given tenants: every tenant gets the
+// pool's parameter rules under its own.
+func (b tenantBase) build(list []TenantConfig) (*tenants.Set, error) {
+	own := func(p *tenants.Params) tenants.Params {
+		if p == nil {
+			return tenants.Params{}
+		}
+		return *p
+	}
+	def := tenants.Tenant{Secrets: b.secrets, Create: b.create, Join: b.join, MaxDuration: b.maxDuration}
+	named := make([]tenants.Tenant, len(list))
+	for i, c := range list {
+		named[i] = tenants.Tenant{
+			Name: c.Name, Secrets: c.Secrets, Hosts: c.Hosts, PathPrefix: c.PathPrefix, Tag: c.Tag,
+			MaxMeetings: c.MaxMeetings, MaxAttendees: c.MaxAttendees, MaxDuration: c.MaxDuration,
+			Create: tenants.Merge(b.create, own(c.Create)),
+			Join:   tenants.Merge(b.join, own(c.Join)),
+		}
+		if named[i].MaxDuration == 0 {
+			named[i].MaxDuration = b.maxDuration
+		}
+	}
+	set, err := tenants.NewSet(def, named, b.algs)
+	if err != nil {
+		return nil, fmt.Errorf("bbb_balance: %v", err)
+	}
+	return set, nil
+}
+
+// expandTenantSecrets replaces placeholders in the tenants' secrets.
+func (h *Handler) expandTenantSecrets(repl *caddy.Replacer) {
+	for i := range h.Tenants {
+		for j, s := range h.Tenants[i].Secrets {
+			h.Tenants[i].Secrets[j] = repl.ReplaceKnown(s, "")
+		}
+	}
 }
 
 // effectiveTenants lays the operator's overrides over the configured

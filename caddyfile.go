@@ -27,7 +27,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 	return &b, err
 }
 
-// UnmarshalCaddyfile reads:
+// UnmarshalCaddyfile reads the bbb_balance directive, whose whole syntax
+// is this (README's Caddyfile section repeats it with comments, and
+// TestCaddyfileSyntaxDocumented keeps both in step with the parser):
 //
 //	bbb_balance {
 //	    secret <secret> [<secret>...]
@@ -54,7 +56,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    }
 //	    recordings [<dir>] {
 //	        dir <dir>
-//	        spool_dir | work_dir | failed_dir | published_dir | unpublished_dir <dir>
+//	        spool_dir|work_dir|failed_dir|published_dir|unpublished_dir <dir>
 //	        public_url <scheme://host>
 //	        scan_interval <duration>
 //	        settle <duration>
@@ -62,6 +64,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        max_files <n>
 //	        import_unpublished
 //	        protected
+//	        link_ttl <duration>
+//	        cookie_ttl <duration>
 //	        upload [<max size>]
 //	    }
 //	    create|join {
@@ -90,7 +94,15 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    }
 //	}
 //
-// Mistakes are reported with the file and line they are on.
+// Each setting fills the JSON field of the same name (Handler, LoadConfig,
+// RecordingsConfig, TenantConfig, balancer.ServerConfig, tenants.Params),
+// whose doc says what it does and its default, except that a repeatable
+// setting fills the plural (secret: secrets, but a server's one secret is
+// secret; host: hosts; tenant: tenants; server: servers, its <id> and
+// <api-url> id and url; default and override: defaults and overrides),
+// recordings' <dir> is dir, upload's <max size> is upload_max_size, and
+// "off" is the JSON's -1. Mistakes are reported with the file and line
+// they are on.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	if d.NextArg() {
@@ -319,14 +331,13 @@ func parseLoad(d *caddyfile.Dispenser, h *Handler) error {
 	l := &LoadConfig{}
 	for d.NextBlock(1) {
 		name := d.Val()
-		if name == "new_meeting_window" {
+		var into *float64
+		switch name {
+		case "new_meeting_window":
 			if err := parseDuration(d, &l.NewMeetingWindow); err != nil {
 				return err
 			}
 			continue
-		}
-		var into *float64
-		switch name {
 		case "meeting":
 			into = &l.Meeting
 		case "participant":

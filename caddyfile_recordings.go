@@ -1,32 +1,13 @@
 package bbbbalance
 
 import (
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/dustin/go-humanize"
 )
 
-// parseRecordings reads the recordings block:
-//
-//	recordings [<dir>] {
-//	    dir <dir>
-//	    spool_dir | work_dir | failed_dir | published_dir | unpublished_dir <dir>
-//	    public_url <scheme://host>
-//	    scan_interval <duration>
-//	    settle <duration>
-//	    max_size <size>
-//	    max_files <n>
-//	    import_unpublished
-//	    protected
-//	    link_ttl <duration>
-//	    cookie_ttl <duration>
-//	    upload [<max size>]
-//	}
-//
-// protected makes new recordings protected; link_ttl is how long a
-// one-time link listed by getRecordings for a protected recording can be
-// opened (default 1h), cookie_ttl how long the cookie it sets lets the
-// browser load the recording (default 6h).
+// parseRecordings reads the recordings block into a RecordingsConfig
+// (syntax: Handler.UnmarshalCaddyfile; meanings and defaults: the
+// RecordingsConfig fields of the same names).
 func parseRecordings(d *caddyfile.Dispenser, h *Handler) error {
 	r := &RecordingsConfig{}
 	if d.NextArg() {
@@ -110,42 +91,4 @@ func parseSize(d *caddyfile.Dispenser, into *int64) error {
 	}
 	*into = int64(n)
 	return nil
-}
-
-// RecordingsConfig is where recordings arrive, are kept and how they are
-// imported. Dir is a root holding spool/, work/, failed/, published/ and
-// unpublished/ (like /var/bigbluebutton); each can be set on its own.
-type RecordingsConfig struct {
-	Dir            string `json:"dir,omitempty"`
-	SpoolDir       string `json:"spool_dir,omitempty"`
-	WorkDir        string `json:"work_dir,omitempty"`
-	FailedDir      string `json:"failed_dir,omitempty"`
-	PublishedDir   string `json:"published_dir,omitempty"`
-	UnpublishedDir string `json:"unpublished_dir,omitempty"`
-	// PublicURL is the scheme and host of playback links in getRecordings
-	// (default: those of the request).
-	PublicURL string `json:"public_url,omitempty"`
-	// ScanInterval of the spool directory, a safety net beside file-system
-	// events; default 60s.
-	ScanInterval caddy.Duration `json:"scan_interval,omitempty"`
-	// Settle is how long a tar must stay unchanged before it is imported;
-	// default 5s.
-	Settle caddy.Duration `json:"settle,omitempty"`
-	// MaxSize and MaxFiles bound one recording's tar.
-	MaxSize  int64 `json:"max_size,omitempty"`
-	MaxFiles int   `json:"max_files,omitempty"`
-	// ImportUnpublished imports new recordings unpublished (scalelite's
-	// RECORDING_IMPORT_UNPUBLISHED).
-	ImportUnpublished bool `json:"import_unpublished,omitempty"`
-	// Protected makes new recordings protected: getRecordings lists
-	// one-time links to them, and their files need the cookie a link sets.
-	Protected bool `json:"protected,omitempty"`
-	// LinkTTL is how long a listed one-time link can be opened (default
-	// 1h); CookieTTL how long the cookie it sets is valid (default 6h).
-	LinkTTL   caddy.Duration `json:"link_ttl,omitempty"`
-	CookieTTL caddy.Duration `json:"cookie_ttl,omitempty"`
-	// Upload accepts recordings uploaded by the pool's servers, signed
-	// with their own secrets, at POST /bigbluebutton/recording/upload.
-	Upload        bool  `json:"upload,omitempty"`
-	UploadMaxSize int64 `json:"upload_max_size,omitempty"`
 }

@@ -27,18 +27,23 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:      "bbb",
-		Usage:     "status | servers <command> | meetings <command>",
-		Short:     "Manages the BigBlueButton servers and meetings of a running bbb_balance",
+		Usage:     bbbUsage,
+		Short:     "Manages the servers, meetings, tenants and recordings of a running bbb_balance",
 		Long:      bbbLong,
 		CobraFunc: setupBBBCommand,
 	})
 }
 
+// bbbUsage and bbbLong are the help of 'caddy bbb'; bbbLong lists every
+// subcommand (TestBBBHelpListsEveryCommand).
+const bbbUsage = "status | servers <command> | meetings <command> | tenants <command> | recordings <command>"
+
 const bbbLong = `
-Manages the pool of BigBlueButton servers of a running Caddy through its
-admin API (the /bbb/ routes), as 'caddy reload' talks to it: --address
-names the admin endpoint; without it, the admin address of --config (with
---adapter) is used, else localhost:2019.
+Manages the pool of BigBlueButton servers of a running Caddy, its
+meetings, tenants and recordings, through its admin API (the /bbb/
+routes), as 'caddy reload' talks to it: --address names the admin
+endpoint; without it, the admin address of --config (with --adapter) is
+used, else localhost:2019.
 
   caddy bbb status
   caddy bbb servers list [--json]
@@ -50,6 +55,12 @@ names the admin endpoint; without it, the admin address of --config (with
   caddy bbb servers import <file|-> [--mode keep|cordon] [--dry-run]
   caddy bbb meetings list [--tenant NAME] [--json]
   caddy bbb meetings end <meetingID> [--tenant NAME]
+  caddy bbb tenants list [--json]
+  caddy bbb tenants add <name> --secret S [--secret S2] [--host H] [--path-prefix P] [--tag T] [--max-meetings N] [--max-attendees N] [--max-duration M]
+  caddy bbb tenants update <name> [the same flags; only those given change]
+  caddy bbb tenants remove <name> [--force]
+  caddy bbb recordings list [--meeting ID] [--state S] [--limit N] [--json]
+  caddy bbb recordings import <dir> [--move]
 
 A secret given as "-" is read from the first line of standard input, so it
 stays out of the shell history and the process list.

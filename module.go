@@ -1,10 +1,3 @@
-// Package bbbbalance is a Caddy module that makes a pool of BigBlueButton
-// servers look like one BBB server: it checks the front-end's checksums,
-// places each new meeting on the least-loaded server, sends joins there and
-// answers the rest of the BBB API for the pool.
-//
-// This package is the only one that knows Caddy. The protocol lives in bbb/,
-// the pool in balancer/, the API front in api/, the database in store/.
 package bbbbalance
 
 import (
@@ -22,6 +15,7 @@ import (
 	"github.com/bbb-balance/bbb_balance/api"
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
+	"github.com/bbb-balance/bbb_balance/callbacks"
 	"github.com/bbb-balance/bbb_balance/health"
 	"github.com/bbb-balance/bbb_balance/playback"
 	"github.com/bbb-balance/bbb_balance/recordings"
@@ -34,13 +28,30 @@ func init() {
 	caddy.RegisterModule(new(App))
 }
 
-// Handler is the bbb_balance HTTP handler. It answers requests under
-// /bigbluebutton/api (and scalelite's management API under /scalelite/api/)
-// and passes everything else to the next handler.
+// Handler is the bbb_balance HTTP handler, http.handlers.bbb_balance. Its
+// exported fields are its JSON config (the types they hold: config.go).
+// It answers these paths and passes every other request to the next
+// handler:
+//
+//   - the BBB API, /bigbluebutton/api/<call>, and a tenant's,
+//     <path_prefix>/bigbluebutton/api/<call> (package api);
+//   - scalelite's management API, /scalelite/api/<call> (package
+//     scaleliteapi);
+//   - recording uploads from the pool's servers, POST
+//     /bigbluebutton/recording/upload, when recordings { upload } is on;
+//   - the health check for monitors, /health_check;
+//   - the servers' callbacks about meetings, /bigbluebutton/callback/...
+//     (package callbacks);
+//   - with recordings, their playback (package playback): the files,
+//     /<format>/<recordID>/... (presentation, video, screenshare, podcast,
+//     notes); protected recordings' one-time links,
+//     /recording/<recordID>/<format>; and scalelite's legacy paths,
+//     /playback/presentation/2.0/playback.html, /playback/video/... and
+//     /recording/screenshare/....
 type Handler struct {
 	// Secrets the front-ends sign with; any of them is accepted, so a
-	// secret can be rotated without downtime. Placeholders such as
-	// {env.BBB_SECRET} are expanded.
+	// secret can be rotated without downtime. At least one is required.
+	// Placeholders such as {env.BBB_SECRET} are expanded.
 	Secrets []string `json:"secrets,omitempty"`
 	// ChecksumAlgorithms accepted from front-ends; default all of sha1,
 	// sha256, sha384 and sha512.
@@ -48,7 +59,9 @@ type Handler struct {
 	// Database is the SQLite file; default bbb_balance/bbb.sqlite under
 	// Caddy's data directory.
 	Database string `json:"database,omitempty"`
-	// Servers of the pool.
+	// Servers of the pool. Default none: servers can also be added at run
+	// time (admin API, `caddy bbb servers add`), kept in the database
+	// across reloads.
 	Servers []balancer.ServerConfig `json:"servers,omitempty"`
 	// Timeout of a call forwarded to one server; default 10s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
@@ -92,23 +105,28 @@ type Handler struct {
 	// UnhealthyLatency makes a call that took longer count as failed;
 	// default none.
 	UnhealthyLatency caddy.Duration `json:"unhealthy_latency,omitempty"`
-	// Load weighs what servers report; see balancer.LoadModel.
+	// Load weighs what servers report into their load (the load
+	// formula); default LoadConfig's defaults.
 	Load *LoadConfig `json:"load,omitempty"`
-	// Recordings: where they arrive and are kept; without it the
-	// recording calls answer "no recordings".
+	// Recordings: where they arrive and are kept. Default none: the
+	// recording calls answer "no recordings" and nothing is played back.
 	Recordings *RecordingsConfig `json:"recordings,omitempty"`
 
-	// Create and Join are parameter rules for every create and join
-	// (scalelite's DEFAULT_/OVERRIDE_/..._EXCLUDE_PARAMS); a tenant's own
-	// rules come on top.
+	// Create is the parameter rules for every create (scalelite's
+	// DEFAULT_CREATE_PARAMS, OVERRIDE_CREATE_PARAMS and
+	// CREATE_EXCLUDE_PARAMS); a tenant's own rules come on top. Default
+	// none.
 	Create *tenants.Params `json:"create,omitempty"`
-	Join   *tenants.Params `json:"join,omitempty"`
-	// MaxDuration caps every meeting's duration, in minutes
-	// (scalelite's MAX_MEETING_DURATION).
+	// Join is the parameter rules for every join, as Create is for
+	// create (scalelite's ..._JOIN_PARAMS). Default none.
+	Join *tenants.Params `json:"join,omitempty"`
+	// MaxDuration caps every meeting's duration, in minutes (scalelite's
+	// MAX_MEETING_DURATION): a create without a duration, or with 0 or a
+	// longer one, gets it. Default 0: no cap.
 	MaxDuration int `json:"max_duration,omitempty"`
 	// Tenants share the pool, each with its own secrets, meetings,
-	// recordings, rules and limits. Without tenants, the handler's
-	// secrets are the only front-end.
+	// recordings, rules and limits. Default none: the handler's secrets
+	// are the only front-end.
 	Tenants []TenantConfig `json:"tenants,omitempty"`
 
 	engine    *engine
@@ -207,6 +225,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			h.upload = h.uploadHandler(lib)
 		}
 	}
+	if err := h.provisionCallbacks(ctx); err != nil {
+		return err
+	}
 	if err := h.provisionPlayback(ctx, lib); err != nil {
 		return err
 	}
@@ -214,18 +235,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		metrics.checksum.WithLabelValues("scalelite/" + call).Inc()
 	}}
 	return registerMetrics(ctx.GetMetricsRegistry())
-}
-
-// LoadConfig is the JSON and Caddyfile form of balancer.LoadModel: the
-// weight of a meeting, a participant, a voice user and a webcam, and the
-// reserve of a new meeting (its expected size and how long that fades).
-type LoadConfig struct {
-	Meeting          float64        `json:"meeting,omitempty"`
-	Participant      float64        `json:"participant,omitempty"`
-	Voice            float64        `json:"voice,omitempty"`
-	Video            float64        `json:"video,omitempty"`
-	NewMeetingSize   float64        `json:"new_meeting_size,omitempty"`
-	NewMeetingWindow caddy.Duration `json:"new_meeting_window,omitempty"`
 }
 
 // meetingsMaxAge is GetMeetingsMaxAge with its default; 0 when off (every
@@ -353,8 +362,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.healthCheck(w, r)
 		return nil
 	}
-	if done, err := h.servePlayback(w, r); done {
-		return err
+	if callbacks.Handles(r) {
+		h.front.Callbacks.ServeHTTP(w, r)
+		return nil
+	}
+	if h.playback != nil {
+		if done, err := h.playback.Serve(w, r); done {
+			return err
+		}
 	}
 	return next.ServeHTTP(w, r)
 }

@@ -34,15 +34,34 @@ func ParseState(s string) (State, error) {
 	return "", fmt.Errorf("unknown server state %q (want enabled, cordoned or disabled)", s)
 }
 
-// ServerConfig is what an operator declares about one BBB server.
+// ServerConfig is what an operator declares about one BBB server: an
+// element of the handler's "servers", a Caddyfile server block, and the
+// body of the admin API's POST /bbb/servers. Normalize fills the defaults.
 type ServerConfig struct {
-	ID        string        `json:"id"`
-	URL       string        `json:"url"`
-	Secret    string        `json:"secret,omitempty"`
+	// ID names the server in the registry, the admin API, logs, metrics
+	// and events; required, unique in the pool.
+	ID string `json:"id"`
+	// URL is the server's API endpoint, http(s) without query or
+	// fragment, such as https://bbb1.example.com/bigbluebutton/api (a
+	// trailing slash is dropped); required. Placeholders are expanded.
+	URL string `json:"url"`
+	// Secret is the server's own shared secret (bbb-conf --secret), which
+	// calls to it are signed with; required. Placeholders such as
+	// {env.BBB1_SECRET} are expanded.
+	Secret string `json:"secret,omitempty"`
+	// Algorithm is the checksum algorithm calls to the server are signed
+	// with: sha1, sha256, sha384 or sha512; default sha256.
 	Algorithm bbb.Algorithm `json:"algorithm,omitempty"`
-	Weight    float64       `json:"weight,omitempty"`
-	Tag       string        `json:"tag,omitempty"`
-	State     State         `json:"state,omitempty"`
+	// Weight multiplies the server's load: a server with weight 2 counts
+	// its load double, so it fills sooner. Positive; default 1.
+	Weight float64 `json:"weight,omitempty"`
+	// Tag is the server's tag, for meetings created with meta_server-tag;
+	// default none (untagged).
+	Tag string `json:"tag,omitempty"`
+	// State is the operator's word on the server: enabled (takes new
+	// meetings), cordoned (keeps its meetings, takes no new ones) or
+	// disabled (takes nothing); default enabled.
+	State State `json:"state,omitempty"`
 }
 
 // Normalize fills defaults and checks the config; the error names the field.

@@ -93,4 +93,3 @@ func TestMeetingCallbacks(t *testing.T) {
 		t.Fatal("the new meeting's callbacks were purged")
 	}
 }
-

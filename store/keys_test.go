@@ -42,4 +42,3 @@ func TestSigningKey(t *testing.T) {
 		t.Fatal("the key changed across a restart")
 	}
 }
-

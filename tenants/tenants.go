@@ -56,15 +56,28 @@ type Tenant struct {
 // Defaults sets those the call does not have, Overrides sets them
 // whatever the call says (scalelite's *_EXCLUDE_PARAMS, DEFAULT_*_PARAMS,
 // OVERRIDE_*_PARAMS).
+//
+// Apply runs them in the order Exclude, Defaults, Overrides. As config
+// (the handler's and a tenant's "create" and "join"), every list is empty
+// by default.
 type Params struct {
-	Defaults  []Param  `json:"defaults,omitempty"`
-	Overrides []Param  `json:"overrides,omitempty"`
-	Exclude   []string `json:"exclude,omitempty"`
+	// Defaults are parameters set when the call does not have them
+	// (Caddyfile: default <param> <value>).
+	Defaults []Param `json:"defaults,omitempty"`
+	// Overrides are parameters set whatever the call says (Caddyfile:
+	// override <param> <value>).
+	Overrides []Param `json:"overrides,omitempty"`
+	// Exclude are the names of parameters removed from the call
+	// (Caddyfile: exclude <param>...).
+	Exclude []string `json:"exclude,omitempty"`
 }
 
 // Param is one parameter and its value.
 type Param struct {
-	Name  string `json:"name"`
+	// Name is the BBB API parameter, as the call names it (such as
+	// record or meta_course); required.
+	Name string `json:"name"`
+	// Value is the parameter's plain value; it is URL-encoded when set.
 	Value string `json:"value"`
 }
 

@@ -1,0 +1,149 @@
+package bbbbalance
+
+import (
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/bbb-balance/bbb_balance/tenants"
+)
+
+// The handler's JSON config is the Handler's exported fields (module.go)
+// and the types below; servers are balancer.ServerConfig and parameter
+// rules tenants.Params. Every field says what it does and its default; a
+// zero (left out) field takes its default. Durations are Caddy's: "10s"
+// or nanoseconds. The Caddyfile (caddyfile*.go, syntax in
+// Handler.UnmarshalCaddyfile) fills the same fields under the same names.
+
+// LoadConfig is the JSON and Caddyfile form of balancer.LoadModel, the
+// load formula: a server's load is the sum over its meetings of
+//
+//	meeting + participant × participants + voice × voice users + video × webcams + reserve
+//
+// times the server's weight; new meetings go to the lowest. A weight left
+// at zero takes its default.
+type LoadConfig struct {
+	// Meeting is the weight of a meeting itself; default 1.
+	Meeting float64 `json:"meeting,omitempty"`
+	// Participant is the weight of each participant (moderators
+	// included); default 1.
+	Participant float64 `json:"participant,omitempty"`
+	// Voice is the weight of each voice user, on top of the participant
+	// (a FreeSWITCH channel); default 0.5.
+	Voice float64 `json:"voice,omitempty"`
+	// Video is the weight of each webcam, on top of the participant (a
+	// stream sent to every viewer); default 2.
+	Video float64 `json:"video,omitempty"`
+	// NewMeetingSize is how many participants a new meeting is expected
+	// to get when its create gives no maxParticipants (which is capped at
+	// 4 × NewMeetingSize): the reserve a new meeting starts with, less
+	// those who have joined. Default 15.
+	NewMeetingSize float64 `json:"new_meeting_size,omitempty"`
+	// NewMeetingWindow is how long a new meeting's reserve takes to fade
+	// linearly to nothing; default 15m.
+	NewMeetingWindow caddy.Duration `json:"new_meeting_window,omitempty"`
+}
+
+// RecordingsConfig is where recordings arrive, are kept and how they are
+// imported (the Caddyfile's recordings block). Either Dir, or SpoolDir,
+// PublishedDir and UnpublishedDir, must be given.
+type RecordingsConfig struct {
+	// Dir is the root holding spool/, work/, failed/, published/ and
+	// unpublished/ (like /var/bigbluebutton); each can be set on its own
+	// below. Default none.
+	Dir string `json:"dir,omitempty"`
+	// SpoolDir is where the servers' tars arrive (scalelite's
+	// RECORDING_SPOOL_DIR); default <dir>/spool.
+	SpoolDir string `json:"spool_dir,omitempty"`
+	// WorkDir is where tars are extracted, on the same filesystem as the
+	// published and unpublished trees; default <dir>/work.
+	WorkDir string `json:"work_dir,omitempty"`
+	// FailedDir keeps refused tars with a <name>.error file saying why;
+	// default <dir>/failed.
+	FailedDir string `json:"failed_dir,omitempty"`
+	// PublishedDir holds the files of published recordings,
+	// <format>/<recordID>/, served as the playback paths (scalelite's
+	// RECORDING_PUBLISH_DIR); default <dir>/published.
+	PublishedDir string `json:"published_dir,omitempty"`
+	// UnpublishedDir holds the files of unpublished recordings, never
+	// served (scalelite's RECORDING_UNPUBLISH_DIR); default
+	// <dir>/unpublished.
+	UnpublishedDir string `json:"unpublished_dir,omitempty"`
+	// PublicURL is the scheme and host (http:// or https://) of the
+	// playback links in getRecordings and of the callback URLs given to
+	// the servers; an https one makes the playback cookies Secure. Default:
+	// those of the request.
+	PublicURL string `json:"public_url,omitempty"`
+	// ScanInterval is how often the spool directory is scanned, a safety
+	// net beside file-system events; default 60s.
+	ScanInterval caddy.Duration `json:"scan_interval,omitempty"`
+	// Settle is how long a tar must stay unchanged before it is imported;
+	// default 5s.
+	Settle caddy.Duration `json:"settle,omitempty"`
+	// MaxSize bounds the bytes of all files of one recording's tar;
+	// default 20 GiB (21474836480).
+	MaxSize int64 `json:"max_size,omitempty"`
+	// MaxFiles bounds the entries (files and directories) of one
+	// recording's tar; default 100000.
+	MaxFiles int `json:"max_files,omitempty"`
+	// ImportUnpublished imports new recordings unpublished (scalelite's
+	// RECORDING_IMPORT_UNPUBLISHED); default false.
+	ImportUnpublished bool `json:"import_unpublished,omitempty"`
+	// Protected makes new recordings protected: getRecordings lists
+	// one-time links to them, and their files need the cookie a link sets.
+	// Default false (updateRecordings' protect=true protects one).
+	Protected bool `json:"protected,omitempty"`
+	// LinkTTL is how long a one-time link listed by getRecordings for a
+	// protected recording can be opened; default 1h.
+	LinkTTL caddy.Duration `json:"link_ttl,omitempty"`
+	// CookieTTL is how long the cookie an opened link sets lets the
+	// browser load the recording; default 6h.
+	CookieTTL caddy.Duration `json:"cookie_ttl,omitempty"`
+	// Upload accepts recordings uploaded by the pool's servers, signed
+	// with their own secrets, at POST /bigbluebutton/recording/upload;
+	// default false (tars arrive in the spool directory only).
+	Upload bool `json:"upload,omitempty"`
+	// UploadMaxSize bounds one upload's body in bytes; default 16 GiB
+	// (17179869184).
+	UploadMaxSize int64 `json:"upload_max_size,omitempty"`
+}
+
+// TenantConfig is one front-end sharing the pool (see package tenants):
+// the config's tenants, and the body of the admin API's POST and PATCH
+// /bbb/tenants.
+type TenantConfig struct {
+	// Name is the tenant's name, a DNS label (lower-case letters, digits
+	// and inner dashes); required. The servers know its meeting "room" as
+	// "<name>~room".
+	Name string `json:"name"`
+	// Secrets the tenant signs with; any is accepted, so a secret can be
+	// rotated without downtime. At least one is required. Placeholders
+	// such as {env.SCHOOL_A_SECRET} are expanded.
+	Secrets []string `json:"secrets,omitempty"`
+	// Hosts are request hosts (no port) that choose the tenant. Without
+	// hosts and path_prefix, a host whose first label is the tenant's name
+	// chooses it (scalelite's rule). Default none.
+	Hosts []string `json:"hosts,omitempty"`
+	// PathPrefix chooses the tenant by path, <prefix>/bigbluebutton/api/...
+	// (such as "/moodle"); it comes before hosts. Default none.
+	PathPrefix string `json:"path_prefix,omitempty"`
+	// Tag replaces the meta_server-tag of the tenant's creates, with its
+	// rules: "hd" prefers servers tagged hd, "hd!" requires one. Default
+	// none: the front-end's own meta_server-tag applies.
+	Tag string `json:"tag,omitempty"`
+	// MaxMeetings bounds the tenant's meetings at once: a create of one
+	// more answers maxMeetingsReached. Default 0: no limit.
+	MaxMeetings int `json:"max_meetings,omitempty"`
+	// MaxAttendees bounds the participants of the tenant's meetings at
+	// once: a join beyond it gets maxParticipantsReached. Default 0: no
+	// limit.
+	MaxAttendees int `json:"max_attendees,omitempty"`
+	// MaxDuration caps every meeting's duration, in minutes; default 0:
+	// the handler's max_duration.
+	MaxDuration int `json:"max_duration,omitempty"`
+	// Create is the tenant's parameter rules for create, on top of the
+	// handler's: its rule for a parameter replaces the handler's rules for
+	// it. Default none.
+	Create *tenants.Params `json:"create,omitempty"`
+	// Join is the tenant's parameter rules for join, as Create is for
+	// create. Default none.
+	Join *tenants.Params `json:"join,omitempty"`
+}
