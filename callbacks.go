@@ -18,7 +18,7 @@ func (h *Handler) provisionCallbacks(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("bbb_balance: callbacks: %w", err)
 	}
-	h.front.Callbacks = &callbacks.Relay{
+	h.front.Meetings.Callbacks = &callbacks.Relay{
 		Key:      key,
 		Store:    eng.db,
 		Queue:    eng.queue,

@@ -208,19 +208,23 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 
+	servers := api.Servers{Pool: eng.pool, Client: eng.client, Logger: h.logger, Timeout: time.Duration(h.Timeout)}
 	h.front = &api.Front{
-		Tenants:        &eng.tenants,
-		Pool:           eng.pool,
-		Client:         eng.client,
-		Logger:         h.logger,
-		Timeout:        time.Duration(h.Timeout),
-		FanoutTimeout:  time.Duration(h.GetMeetingsTimeout),
-		MeetingsMaxAge: h.meetingsMaxAge(),
-		Observer:       apiObserver{},
+		Tenants:  &eng.tenants,
+		Logger:   h.logger,
+		Observer: apiObserver{},
+		Meetings: &api.Meetings{
+			Servers:        servers,
+			FanoutTimeout:  time.Duration(h.GetMeetingsTimeout),
+			MeetingsMaxAge: h.meetingsMaxAge(),
+			Observer:       apiObserver{},
+		},
+		Recordings: &api.Recordings{Servers: servers},
 	}
 	if r := h.Recordings; r != nil {
-		h.front.Recordings, h.front.Files, h.front.ReadyURLs = eng.db, lib, eng.db
-		h.front.PublicURL = strings.TrimRight(r.PublicURL, "/")
+		publicURL := strings.TrimRight(r.PublicURL, "/")
+		h.front.Recordings.Index, h.front.Recordings.Files, h.front.Recordings.PublicURL = eng.db, lib, publicURL
+		h.front.Meetings.ReadyURLs, h.front.Meetings.PublicURL = eng.db, publicURL
 		if r.Upload {
 			h.upload = h.uploadHandler(lib)
 		}
@@ -363,7 +367,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return nil
 	}
 	if callbacks.Handles(r) {
-		h.front.Callbacks.ServeHTTP(w, r)
+		h.front.Meetings.Callbacks.ServeHTTP(w, r)
 		return nil
 	}
 	if h.playback != nil {

@@ -39,7 +39,7 @@ func (h *Handler) provisionPlayback(ctx caddy.Context, lib *recordings.Library) 
 	}
 	p.Tenants = &eng.tenants
 	h.playback = p
-	h.front.Protected = p.Access
+	h.front.Recordings.Protected = p.Access
 	return nil
 }
 

@@ -5,54 +5,32 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/xml"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"strings"
-	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/sync/singleflight"
 
-	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
-	"github.com/bbb-balance/bbb_balance/callbacks"
-	"github.com/bbb-balance/bbb_balance/recordings"
 	"github.com/bbb-balance/bbb_balance/tenants"
 )
 
 // Prefix is the path under which BBB serves its API.
 const Prefix = "/bigbluebutton/api"
 
-// Front serves the BBB API for a pool.
+// Front serves the BBB API for a pool: it chooses the tenant, checks the
+// checksum, scopes the meetingID, and hands the call to the handler of
+// its group, which share one request type.
 type Front struct {
-	Tenants       TenantSource // who may call, with which secrets and rules
-	Pool          *balancer.Pool
-	Client        *bbb.Client
-	Logger        *zap.Logger
-	Timeout       time.Duration // for a call forwarded to one server
-	FanoutTimeout time.Duration // for each server asked by getMeetings
-	// MeetingsMaxAge is how old a server's kept getMeetings answer may be
-	// to serve a getMeetings (0: every call asks every server).
-	MeetingsMaxAge time.Duration
-	Observer       Observer // told about every call; may be nil
+	Tenants  TenantSource // who may call, with which secrets and rules
+	Logger   *zap.Logger
+	Observer Observer // told about every call; may be nil
 
-	Recordings recordings.Store    // the recordings index; nil: "no recordings"
-	Files      RecordingFiles      // the recordings' files; nil: index only
-	ReadyURLs  callbacks.ReadyURLs // keeps recording-ready URLs; nil: passed to the server
-	PublicURL  string              // scheme://host of recording links; "": the request's
-
-	// Protected gives protected recordings one-time links in
-	// getRecordings (recordings.Access); nil: their links are listed as is.
-	Protected ProtectedLinks
-	// Callbacks intercepts the end-of-meeting and analytics callbacks of
-	// creates (package callbacks relays them); nil: passed to the server.
-	Callbacks *callbacks.Relay
-
-	fetches singleflight.Group // getMeetings requests in flight, by server
+	Meetings   *Meetings   // the meeting calls (meetings.go)
+	Recordings *Recordings // the recording calls (recordings.go)
 }
 
 // TenantSource gives the tenants in force; they change with the config
@@ -138,7 +116,7 @@ func (f *Front) serve(w http.ResponseWriter, r *http.Request, set *tenants.Set, 
 	req, errKey, errMsg := f.gather(call, h, r, set, t)
 	if errKey != "" {
 		if call == "join" {
-			f.joinError(w, r.URL.Query(), errKey, errMsg)
+			joinError(w, r.URL.Query(), errKey, errMsg)
 			return
 		}
 		bbb.WriteError(w, errKey, errMsg)
@@ -147,7 +125,7 @@ func (f *Front) serve(w http.ResponseWriter, r *http.Request, set *tenants.Set, 
 	if req.meetingID != "" && req.key == "" {
 		// Another tenant's id (tenants.Tenant.ServerID): unknown to this
 		// front-end, whatever the call, and no server hears of it.
-		h.foreign(f, w, req)
+		h.foreign(w, req)
 		return
 	}
 	h.serve(f, w, req)
@@ -197,7 +175,7 @@ type handler struct {
 	serve func(f *Front, w http.ResponseWriter, req *request)
 	// foreign answers a call whose meetingID is not the front-end's to
 	// name, as the call answers an unknown meeting.
-	foreign   func(f *Front, w http.ResponseWriter, req *request)
+	foreign   func(w http.ResponseWriter, req *request)
 	methods   string // space-separated
 	xmlBody   bool   // takes an XML body (streamed to the server)
 	legacyMsg bool   // checksum errors worded as bbb-web's recording calls
@@ -214,23 +192,38 @@ func (h handler) allows(method string) bool {
 
 var handlers map[string]handler
 
+// meetings and recordingCalls route a call to its group's handler.
+func meetings(call func(*Meetings, http.ResponseWriter, *request)) func(*Front, http.ResponseWriter, *request) {
+	return func(f *Front, w http.ResponseWriter, req *request) { call(f.Meetings, w, req) }
+}
+
+func recordingCalls(call func(*Recordings, http.ResponseWriter, *request)) func(*Front, http.ResponseWriter, *request) {
+	return func(f *Front, w http.ResponseWriter, req *request) {
+		r := f.Recordings
+		if r == nil {
+			r = &Recordings{} // no index: answered as a server without recordings
+		}
+		call(r, w, req)
+	}
+}
+
 func init() {
 	handlers = map[string]handler{
-		"create":           {serve: (*Front).create, foreign: refuseMeetingID, methods: "GET POST", xmlBody: true},
-		"join":             {serve: (*Front).join, foreign: unknownJoin, methods: "GET"},
-		"end":              {serve: (*Front).end, methods: "GET POST"},
-		"isMeetingRunning": {serve: (*Front).isMeetingRunning, foreign: notRunning, methods: "GET POST"},
-		"getMeetingInfo":   {serve: (*Front).getMeetingInfo, methods: "GET POST"},
-		"getMeetings":      {serve: (*Front).getMeetings, methods: "GET POST"},
-		"insertDocument":   {serve: (*Front).insertDocument, foreign: unknownInsert, methods: "POST", xmlBody: true},
-		"sendChatMessage":  {serve: (*Front).sendChatMessage, foreign: unknownChat, methods: "GET"},
+		"create":           {serve: meetings((*Meetings).create), foreign: refuseMeetingID, methods: "GET POST", xmlBody: true},
+		"join":             {serve: meetings((*Meetings).join), foreign: unknownJoin, methods: "GET"},
+		"end":              {serve: meetings((*Meetings).end), methods: "GET POST"},
+		"isMeetingRunning": {serve: meetings((*Meetings).isMeetingRunning), foreign: notRunning, methods: "GET POST"},
+		"getMeetingInfo":   {serve: meetings((*Meetings).getMeetingInfo), methods: "GET POST"},
+		"getMeetings":      {serve: meetings((*Meetings).getMeetings), methods: "GET POST"},
+		"insertDocument":   {serve: meetings((*Meetings).insertDocument), foreign: unknownInsert, methods: "POST", xmlBody: true},
+		"sendChatMessage":  {serve: meetings((*Meetings).sendChatMessage), foreign: unknownChat, methods: "GET"},
 
-		"getRecordings":          {serve: (*Front).getRecordings, foreign: noRecordings, methods: "GET POST", legacyMsg: true},
-		"publishRecordings":      {serve: (*Front).publishRecordings, methods: "GET", legacyMsg: true},
-		"deleteRecordings":       {serve: (*Front).deleteRecordings, methods: "GET", legacyMsg: true},
-		"updateRecordings":       {serve: (*Front).updateRecordings, methods: "GET POST", legacyMsg: true},
-		"getRecordingTextTracks": {serve: (*Front).getRecordingTextTracks, methods: "GET POST", legacyMsg: true},
-		"putRecordingTextTrack":  {serve: (*Front).putRecordingTextTrack, methods: "POST", legacyMsg: true},
+		"getRecordings":          {serve: recordingCalls((*Recordings).getRecordings), foreign: noRecordings, methods: "GET POST", legacyMsg: true},
+		"publishRecordings":      {serve: recordingCalls((*Recordings).publishRecordings), methods: "GET", legacyMsg: true},
+		"deleteRecordings":       {serve: recordingCalls((*Recordings).deleteRecordings), methods: "GET", legacyMsg: true},
+		"updateRecordings":       {serve: recordingCalls((*Recordings).updateRecordings), methods: "GET POST", legacyMsg: true},
+		"getRecordingTextTracks": {serve: recordingCalls((*Recordings).getRecordingTextTracks), methods: "GET POST", legacyMsg: true},
+		"putRecordingTextTrack":  {serve: recordingCalls((*Recordings).putRecordingTextTrack), methods: "POST", legacyMsg: true},
 	}
 	for call, h := range handlers {
 		if h.foreign == nil {
@@ -313,45 +306,6 @@ func joinQuery(a, b bbb.Query) bbb.Query {
 
 func (f *Front) index(w http.ResponseWriter) {
 	bbb.WriteXML(w, bbb.SuccessXML(bbb.E("version", "2.0"), bbb.E("apiVersion", "2.0"), bbb.E("bbbVersion", "")))
-}
-
-// forward sends a call to one server and hands its answer to the client.
-// failMsg is the internalError text when the server gives no usable answer.
-func (f *Front) forward(w http.ResponseWriter, req *request, route balancer.Route, params bbb.Query, failMsg string) (*bbb.Result, bool) {
-	res, err := f.call(req, route, params)
-	f.answer(w, req, route, res, err, failMsg)
-	return res, err == nil
-}
-
-// call sends a call to one server and tells the pool how it went (passive
-// health), unless the client gave up first.
-func (f *Front) call(req *request, route balancer.Route, params bbb.Query) (*bbb.Result, error) {
-	ctx, cancel := context.WithTimeout(req.r.Context(), f.Timeout)
-	defer cancel()
-	var ct string
-	if req.body != nil {
-		ct = "application/xml"
-		if req.call == "putRecordingTextTrack" {
-			ct = req.r.Header.Get("Content-Type")
-		}
-	}
-	start := time.Now()
-	res, err := f.Client.Do(ctx, route.Server, req.call, params, req.body, ct)
-	if req.r.Context().Err() == nil {
-		f.Pool.ReportCall(route.ServerID, time.Since(start), err)
-	}
-	return res, err
-}
-
-// answer hands a server's answer to the client, or internalError with
-// failMsg when there is none.
-func (f *Front) answer(w http.ResponseWriter, req *request, route balancer.Route, res *bbb.Result, err error, failMsg string) {
-	if err != nil {
-		f.Logger.Warn("call to BBB server failed", zap.String("call", req.call), zap.String("server", route.ServerID), zap.Error(err))
-		bbb.WriteError(w, bbb.KeyInternalError, failMsg)
-		return
-	}
-	bbb.WriteXML(w, req.unscope(res.Body, route.MeetingID))
 }
 
 // unscope turns the server's id of the tenant's meeting back into the one

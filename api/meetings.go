@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
@@ -29,33 +30,51 @@ const (
 	msgInsertFailed = "Unable to insert document on server."
 )
 
+// Meetings answers the meeting calls: create, join, end and the calls
+// about a running meeting, getMeetings.
+type Meetings struct {
+	Servers
+	FanoutTimeout time.Duration // for each server asked by getMeetings
+	// MeetingsMaxAge is how old a server's kept getMeetings answer may be
+	// to serve a getMeetings (0: every call asks every server).
+	MeetingsMaxAge time.Duration
+	// Callbacks intercepts the end-of-meeting and analytics callbacks of
+	// creates (package callbacks relays them); nil: passed to the server.
+	Callbacks *callbacks.Relay
+	ReadyURLs callbacks.ReadyURLs // keeps recording-ready URLs; nil: passed to the server
+	PublicURL string              // scheme://host the servers call back; "": the request's
+	Observer  Observer            // told about placements and limits; may be nil
+
+	fetches singleflight.Group // getMeetings requests in flight, by server
+}
+
 // The answers to a meetingID that names another tenant's meeting (see
 // handler.foreign): each call's answer to a meeting that does not exist.
-func unknownMeeting(_ *Front, w http.ResponseWriter, _ *request) {
+func unknownMeeting(w http.ResponseWriter, _ *request) {
 	bbb.WriteError(w, bbb.KeyNotFound, bbb.MsgMeetingNotFound)
 }
 
-func refuseMeetingID(_ *Front, w http.ResponseWriter, _ *request) {
+func refuseMeetingID(w http.ResponseWriter, _ *request) {
 	bbb.WriteError(w, bbb.KeyValidationError, "Invalid meeting ID")
 }
 
-func unknownJoin(f *Front, w http.ResponseWriter, req *request) {
-	f.joinError(w, req.params.Values(), bbb.KeyInvalidMeetingID, bbb.MsgMeetingNotFound)
+func unknownJoin(w http.ResponseWriter, req *request) {
+	joinError(w, req.params.Values(), bbb.KeyInvalidMeetingID, bbb.MsgMeetingNotFound)
 }
 
-func notRunning(_ *Front, w http.ResponseWriter, _ *request) {
+func notRunning(w http.ResponseWriter, _ *request) {
 	bbb.WriteXML(w, bbb.SuccessXML(bbb.E("running", "false")))
 }
 
-func unknownInsert(_ *Front, w http.ResponseWriter, req *request) {
+func unknownInsert(w http.ResponseWriter, req *request) {
 	bbb.WriteError(w, bbb.KeyNotFound, "Meeting with id ["+req.meetingID+"] not found.")
 }
 
-func unknownChat(_ *Front, w http.ResponseWriter, _ *request) {
+func unknownChat(w http.ResponseWriter, _ *request) {
 	bbb.WriteError(w, "meetingNotFound", "Meeting not found")
 }
 
-func noRecordings(_ *Front, w http.ResponseWriter, _ *request) { writeNoRecordings(w) }
+func noRecordings(w http.ResponseWriter, _ *request) { writeNoRecordings(w) }
 
 // paramsFor returns the parameters to send to the meeting's server.
 func paramsFor(req *request, route balancer.Route) bbb.Query {
@@ -65,7 +84,7 @@ func paramsFor(req *request, route balancer.Route) bbb.Query {
 	return req.params.With("meetingID", route.MeetingID)
 }
 
-func (f *Front) create(w http.ResponseWriter, req *request) {
+func (m *Meetings) create(w http.ResponseWriter, req *request) {
 	key := req.key
 	if key == "" {
 		bbb.WriteError(w, bbb.KeyMissingMeetingID, bbb.MsgMissingMeetingID)
@@ -83,9 +102,9 @@ func (f *Front) create(w http.ResponseWriter, req *request) {
 		tags = t.Tag
 	}
 	if t.MaxMeetings > 0 {
-		if _, err := f.Pool.Lookup(key); errors.Is(err, balancer.ErrUnknownMeeting) {
-			if n, _ := f.Pool.Usage(t.Name); n >= t.MaxMeetings {
-				f.limitHit(t, "meetings")
+		if _, err := m.Pool.Lookup(key); errors.Is(err, balancer.ErrUnknownMeeting) {
+			if n, _ := m.Pool.Usage(t.Name); n >= t.MaxMeetings {
+				m.limitHit(t, "meetings")
 				bbb.WriteError(w, KeyMaxMeetings, MsgMaxMeetings)
 				return
 			}
@@ -98,28 +117,28 @@ func (f *Front) create(w http.ResponseWriter, req *request) {
 	var failure error
 	for attempt := 1; ; attempt++ {
 		req.body = body()
-		pl, err := f.place(req, place)
+		pl, err := m.place(req, place)
 		if err != nil {
 			if failure != nil {
 				// No other server to try: the client hears what went wrong.
-				f.created(w, req, failed, nil, failure)
+				m.created(w, req, failed, nil, failure)
 				return
 			}
-			f.placementFailed(w, key, err)
+			m.placementFailed(w, key, err)
 			return
 		}
-		res, err := f.sendCreate(req, pl)
+		res, err := m.sendCreate(req, pl)
 		if err == nil || !pl.Fresh || !replayable || attempt == maxCreateTries || !bbb.Unanswered(err) {
-			f.created(w, req, pl, res, err)
+			m.created(w, req, pl, res, err)
 			return
 		}
 		// Refused, or closed without an answer: the server is failing
 		// (ReportCall took it out of placement already), and another may
 		// take the meeting. Should this one have created it after all,
 		// the poll that sees the empty copy ends it (Change.Copies).
-		f.Logger.Warn("create failed on its server; trying another", zap.String("meeting", key), zap.String("server", pl.ServerID), zap.Error(err))
-		if err := f.Pool.ForgetUnconfirmed(context.WithoutCancel(req.r.Context()), key, pl.ServerID); err != nil {
-			f.Logger.Error("undoing a failed placement failed", zap.String("meeting", key), zap.Error(err))
+		m.Logger.Warn("create failed on its server; trying another", zap.String("meeting", key), zap.String("server", pl.ServerID), zap.Error(err))
+		if err := m.Pool.ForgetUnconfirmed(context.WithoutCancel(req.r.Context()), key, pl.ServerID); err != nil {
+			m.Logger.Error("undoing a failed placement failed", zap.String("meeting", key), zap.Error(err))
 		}
 		pl.Fresh = false // undone already
 		failed, failure = pl, err
@@ -150,44 +169,44 @@ func replayableBody(body io.Reader) (func() io.Reader, bool) {
 }
 
 // place places a create.
-func (f *Front) place(req *request, place balancer.Request) (balancer.Placement, error) {
-	pl, err := f.Pool.Place(req.r.Context(), place)
+func (m *Meetings) place(req *request, place balancer.Request) (balancer.Placement, error) {
+	pl, err := m.Pool.Place(req.r.Context(), place)
 	if err == nil && pl.Fresh {
-		f.Logger.Info("meeting placed", zap.String("meeting", place.Key), zap.String("server", pl.ServerID))
-		if f.Observer != nil {
-			f.Observer.Placement(pl.ServerID)
+		m.Logger.Info("meeting placed", zap.String("meeting", place.Key), zap.String("server", pl.ServerID))
+		if m.Observer != nil {
+			m.Observer.Placement(pl.ServerID)
 		}
 	}
 	return pl, err
 }
 
 // placementFailed answers a create that found no server.
-func (f *Front) placementFailed(w http.ResponseWriter, key string, err error) {
+func (m *Meetings) placementFailed(w http.ResponseWriter, key string, err error) {
 	var tagErr *balancer.TagError
 	switch {
 	case errors.As(err, &tagErr):
 		bbb.WriteError(w, bbb.KeyServerTagUnavailable, tagErr.Error())
 	case errors.Is(err, balancer.ErrNoServer):
-		f.Logger.Error("no server for a new meeting", zap.String("meeting", key))
+		m.Logger.Error("no server for a new meeting", zap.String("meeting", key))
 		bbb.WriteError(w, bbb.KeyInternalError, "Could not find any available servers.")
 	default:
-		f.Logger.Error("placing a meeting failed", zap.String("meeting", key), zap.Error(err))
+		m.Logger.Error("placing a meeting failed", zap.String("meeting", key), zap.Error(err))
 		bbb.WriteError(w, bbb.KeyInternalError, msgCreateFailed)
 	}
 }
 
 // sendCreate sends a placed create to its server, with the balancer's
 // callback URLs and the server's tag.
-func (f *Front) sendCreate(req *request, pl balancer.Placement) (*bbb.Result, error) {
+func (m *Meetings) sendCreate(req *request, pl balancer.Placement) (*bbb.Result, error) {
 	route := balancer.Route{MeetingID: pl.Key, ServerID: pl.ServerID, Server: pl.Server}
 	params := paramsFor(req, route)
-	if f.ReadyURLs != nil {
+	if m.ReadyURLs != nil {
 		// The server would sign the call with its own secret; the
 		// balancer calls it after the import (package callbacks).
 		params, _ = callbacks.TakeReadyURL(params)
 	}
-	if f.Callbacks != nil {
-		params = f.Callbacks.Intercept(req.r.Context(), params, f.publicHost(req.r),
+	if m.Callbacks != nil {
+		params = m.Callbacks.Intercept(req.r.Context(), params, publicHost(m.PublicURL, req.r),
 			callbacks.Meeting{Key: req.key, ServerID: pl.ServerID, MeetingID: req.meetingID, SecretTag: bbb.SecretTag(req.secret)}, pl.Placed)
 	}
 	// The server learns the tag it was chosen for, as with scalelite.
@@ -197,31 +216,31 @@ func (f *Front) sendCreate(req *request, pl balancer.Placement) (*bbb.Result, er
 			params = params.With(serverTagParam, pl.Tag)
 		}
 	}
-	return f.call(req, route, params)
+	return m.call(req, route, params)
 }
 
 // created answers a create with its server's answer and keeps the
 // registry in step: the meeting is confirmed, or a fresh placement undone.
-func (f *Front) created(w http.ResponseWriter, req *request, pl balancer.Placement, res *bbb.Result, err error) {
+func (m *Meetings) created(w http.ResponseWriter, req *request, pl balancer.Placement, res *bbb.Result, err error) {
 	key := req.key
 	route := balancer.Route{MeetingID: key, ServerID: pl.ServerID, Server: pl.Server}
-	f.answer(w, req, route, res, err, msgCreateFailed)
+	m.answer(w, req, route, res, err, msgCreateFailed)
 	// The answer is out; registry bookkeeping must not depend on the client
 	// staying connected.
 	ctx := context.WithoutCancel(req.r.Context())
 	switch {
 	case err == nil && res.OK():
-		if err := f.Pool.Confirm(ctx, key, route.MeetingID, pl.ServerID); err != nil {
-			f.Logger.Error("recording a meeting failed", zap.String("meeting", key), zap.Error(err))
+		if err := m.Pool.Confirm(ctx, key, route.MeetingID, pl.ServerID); err != nil {
+			m.Logger.Error("recording a meeting failed", zap.String("meeting", key), zap.Error(err))
 		}
-		if _, readyURL := callbacks.TakeReadyURL(req.params); readyURL != "" && f.ReadyURLs != nil {
-			if err := f.ReadyURLs.SaveReadyURL(ctx, key, readyURL, bbb.SecretTag(req.secret)); err != nil {
-				f.Logger.Error("keeping the recording-ready URL failed", zap.String("meeting", key), zap.Error(err))
+		if _, readyURL := callbacks.TakeReadyURL(req.params); readyURL != "" && m.ReadyURLs != nil {
+			if err := m.ReadyURLs.SaveReadyURL(ctx, key, readyURL, bbb.SecretTag(req.secret)); err != nil {
+				m.Logger.Error("keeping the recording-ready URL failed", zap.String("meeting", key), zap.Error(err))
 			}
 		}
 	case pl.Fresh:
-		if err := f.Pool.ForgetUnconfirmed(ctx, key, pl.ServerID); err != nil {
-			f.Logger.Error("undoing a failed placement failed", zap.String("meeting", key), zap.Error(err))
+		if err := m.Pool.ForgetUnconfirmed(ctx, key, pl.ServerID); err != nil {
+			m.Logger.Error("undoing a failed placement failed", zap.String("meeting", key), zap.Error(err))
 		}
 	}
 }
@@ -237,21 +256,21 @@ const (
 	MsgMaxAttendees = "The number of participants allowed for this front-end has been reached."
 )
 
-func (f *Front) limitHit(t *tenants.Tenant, limit string) {
-	f.Logger.Warn("tenant limit reached", zap.String("tenant", t.Name), zap.String("limit", limit))
-	if f.Observer != nil {
-		f.Observer.LimitHit(t.Name, limit)
+func (m *Meetings) limitHit(t *tenants.Tenant, limit string) {
+	m.Logger.Warn("tenant limit reached", zap.String("tenant", t.Name), zap.String("limit", limit))
+	if m.Observer != nil {
+		m.Observer.LimitHit(t.Name, limit)
 	}
 }
 
-func (f *Front) join(w http.ResponseWriter, req *request) {
+func (m *Meetings) join(w http.ResponseWriter, req *request) {
 	key := req.key
 	switch {
 	case key == "":
-		f.joinError(w, req.params.Values(), bbb.KeyMissingMeetingID, bbb.MsgMissingMeetingID)
+		joinError(w, req.params.Values(), bbb.KeyMissingMeetingID, bbb.MsgMissingMeetingID)
 		return
 	case strings.TrimSpace(req.params.Get("fullName")) == "":
-		f.joinError(w, req.params.Values(), bbb.KeyMissingFullName, bbb.MsgMissingFullName)
+		joinError(w, req.params.Values(), bbb.KeyMissingFullName, bbb.MsgMissingFullName)
 		return
 	}
 	// BBB: redirect is true unless given as anything but "true"; without
@@ -264,30 +283,30 @@ func (f *Front) join(w http.ResponseWriter, req *request) {
 			bbb.WriteError(w, key, msg)
 			return
 		}
-		f.joinError(w, req.params.Values(), key, msg)
+		joinError(w, req.params.Values(), key, msg)
 	}
 	t := req.tenant
 	if t.MaxAttendees > 0 {
-		if _, n := f.Pool.Usage(t.Name); n >= t.MaxAttendees {
-			f.limitHit(t, "attendees")
+		if _, n := m.Pool.Usage(t.Name); n >= t.MaxAttendees {
+			m.limitHit(t, "attendees")
 			laterError(bbb.KeyMaxParticipants, MsgMaxAttendees)
 			return
 		}
 	}
-	route, err := f.Pool.Join(key)
+	route, err := m.Pool.Join(key)
 	switch {
 	case errors.Is(err, balancer.ErrUnavailable):
 		laterError(bbb.KeyServerUnavailable, bbb.MsgServerUnavailable)
 		return
 	case err != nil:
-		unknownJoin(f, w, req)
+		unknownJoin(w, req)
 		return
 	}
 	params := t.Join.Apply(paramsFor(req, route))
 	if asXML {
 		// The server's own answer (session token, client URL), fetched
 		// here: such clients do not follow a redirect.
-		f.forward(w, req, route, params, msgAccessFailed)
+		m.forward(w, req, route, params, msgAccessFailed)
 		return
 	}
 	// The browser goes straight to the server; the balancer is out of the
@@ -300,7 +319,7 @@ func (f *Front) join(w http.ResponseWriter, req *request) {
 // joinError does what BBB does with a failed join: send the browser to the
 // front-end's errorRedirectUrl or logoutURL with the errors as JSON, or,
 // without either, answer the XML error.
-func (f *Front) joinError(w http.ResponseWriter, params url.Values, key, msg string) {
+func joinError(w http.ResponseWriter, params url.Values, key, msg string) {
 	target := params.Get("errorRedirectUrl")
 	if target == "" {
 		target = params.Get("logoutURL")
@@ -325,71 +344,71 @@ func (f *Front) joinError(w http.ResponseWriter, params url.Values, key, msg str
 // java.net.URI produces: brackets, colons and commas raw, spaces as %20.
 var joinErrorEscaper = strings.NewReplacer("%5B", "[", "%5D", "]", "%3A", ":", "%2C", ",", "+", "%20")
 
-func (f *Front) end(w http.ResponseWriter, req *request) {
+func (m *Meetings) end(w http.ResponseWriter, req *request) {
 	key := req.key
 	if key == "" {
 		bbb.WriteError(w, bbb.KeyMissingMeetingID, bbb.MsgMissingMeetingID)
 		return
 	}
-	route, err := f.Pool.Lookup(key)
+	route, err := m.Pool.Lookup(key)
 	if errors.Is(err, balancer.ErrUnknownMeeting) {
-		unknownMeeting(f, w, req)
+		unknownMeeting(w, req)
 		return
 	}
 	// Even a disabled server may still hold the meeting: try to end it.
-	res, ok := f.forward(w, req, route, paramsFor(req, route), msgAccessFailed)
+	res, ok := m.forward(w, req, route, paramsFor(req, route), msgAccessFailed)
 	if (ok && (res.OK() || res.MessageKey == bbb.KeyNotFound)) || errors.Is(err, balancer.ErrUnavailable) {
-		if err := f.Pool.Forget(context.WithoutCancel(req.r.Context()), key, route.ServerID); err != nil {
-			f.Logger.Error("forgetting an ended meeting failed", zap.String("meeting", key), zap.Error(err))
+		if err := m.Pool.Forget(context.WithoutCancel(req.r.Context()), key, route.ServerID); err != nil {
+			m.Logger.Error("forgetting an ended meeting failed", zap.String("meeting", key), zap.Error(err))
 		}
 	}
 }
 
-func (f *Front) isMeetingRunning(w http.ResponseWriter, req *request) {
+func (m *Meetings) isMeetingRunning(w http.ResponseWriter, req *request) {
 	key := req.key
 	if key == "" {
 		bbb.WriteError(w, bbb.KeyMissingMeetingID, bbb.MsgMissingMeetingID)
 		return
 	}
-	route, err := f.Pool.Lookup(key)
+	route, err := m.Pool.Lookup(key)
 	if err != nil {
 		// Unknown here means not running anywhere: no server is asked.
-		notRunning(f, w, req)
+		notRunning(w, req)
 		return
 	}
-	f.forward(w, req, route, paramsFor(req, route), msgAccessFailed)
+	m.forward(w, req, route, paramsFor(req, route), msgAccessFailed)
 }
 
 // meetingCall forwards a call about a known meeting; unknown answers for a
 // meeting the registry does not have.
-func (f *Front) meetingCall(w http.ResponseWriter, req *request, unknown func(*Front, http.ResponseWriter, *request), failMsg string) {
+func (m *Meetings) meetingCall(w http.ResponseWriter, req *request, unknown func(http.ResponseWriter, *request), failMsg string) {
 	key := req.key
 	if key == "" {
 		bbb.WriteError(w, bbb.KeyMissingMeetingID, bbb.MsgMissingMeetingID)
 		return
 	}
-	route, err := f.Pool.Lookup(key)
+	route, err := m.Pool.Lookup(key)
 	switch {
 	case errors.Is(err, balancer.ErrUnavailable):
 		bbb.WriteError(w, bbb.KeyServerUnavailable, bbb.MsgServerUnavailable)
 		return
 	case err != nil:
-		unknown(f, w, req)
+		unknown(w, req)
 		return
 	}
-	f.forward(w, req, route, paramsFor(req, route), failMsg)
+	m.forward(w, req, route, paramsFor(req, route), failMsg)
 }
 
-func (f *Front) getMeetingInfo(w http.ResponseWriter, req *request) {
-	f.meetingCall(w, req, unknownMeeting, msgAccessFailed)
+func (m *Meetings) getMeetingInfo(w http.ResponseWriter, req *request) {
+	m.meetingCall(w, req, unknownMeeting, msgAccessFailed)
 }
 
-func (f *Front) insertDocument(w http.ResponseWriter, req *request) {
-	f.meetingCall(w, req, unknownInsert, msgInsertFailed)
+func (m *Meetings) insertDocument(w http.ResponseWriter, req *request) {
+	m.meetingCall(w, req, unknownInsert, msgInsertFailed)
 }
 
-func (f *Front) sendChatMessage(w http.ResponseWriter, req *request) {
-	f.meetingCall(w, req, unknownChat, msgAccessFailed)
+func (m *Meetings) sendChatMessage(w http.ResponseWriter, req *request) {
+	m.meetingCall(w, req, unknownChat, msgAccessFailed)
 }
 
 // getMeetings merges every reachable server's meetings. A server's last
@@ -399,19 +418,19 @@ func (f *Front) sendChatMessage(w http.ResponseWriter, req *request) {
 // once, each with a short timeout, and concurrent calls share one request
 // per server: a dead server costs its meetings in the list, never the
 // call, and a burst of calls costs the servers one request each.
-func (f *Front) getMeetings(w http.ResponseWriter, req *request) {
-	routes := f.Pool.Reachable()
+func (m *Meetings) getMeetings(w http.ResponseWriter, req *request) {
+	routes := m.Pool.Reachable()
 	answers := make([][]bbb.MeetingXML, len(routes))
 	var wg sync.WaitGroup
 	for i, route := range routes {
-		if ms, ok := f.Pool.MeetingsAnswer(route.ServerID, f.MeetingsMaxAge); ok {
+		if ms, ok := m.Pool.MeetingsAnswer(route.ServerID, m.MeetingsMaxAge); ok {
 			answers[i] = ms
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			answers[i] = f.serverMeetings(req.r.Context(), route)
+			answers[i] = m.serverMeetings(req.r.Context(), route)
 		}()
 	}
 	wg.Wait()
@@ -440,21 +459,21 @@ func (f *Front) getMeetings(w http.ResponseWriter, req *request) {
 // serverMeetings asks one server for its meetings, sharing the request
 // with the calls that want the same at the same time, and keeps the
 // answer for later calls.
-func (f *Front) serverMeetings(ctx context.Context, route balancer.Route) []bbb.MeetingXML {
-	ch := f.fetches.DoChan(route.ServerID, func() (any, error) {
+func (m *Meetings) serverMeetings(ctx context.Context, route balancer.Route) []bbb.MeetingXML {
+	ch := m.fetches.DoChan(route.ServerID, func() (any, error) {
 		// A request that just finished may have brought what this call
 		// wants: its caller looked before that answer was kept.
-		if ms, ok := f.Pool.MeetingsAnswer(route.ServerID, f.MeetingsMaxAge); ok {
+		if ms, ok := m.Pool.MeetingsAnswer(route.ServerID, m.MeetingsMaxAge); ok {
 			return ms, nil
 		}
 		// Shared: one caller going away must not cut the others off.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.FanoutTimeout)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.FanoutTimeout)
 		defer cancel()
 		started := time.Now()
-		body, err := f.Client.Open(ctx, route.Server, "getMeetings", "")
+		body, err := m.Client.Open(ctx, route.Server, "getMeetings", "")
 		if err != nil {
-			f.Pool.ReportCall(route.ServerID, time.Since(started), err)
-			f.Logger.Warn("getMeetings: server left out", zap.String("server", route.ServerID), zap.Error(err))
+			m.Pool.ReportCall(route.ServerID, time.Since(started), err)
+			m.Logger.Warn("getMeetings: server left out", zap.String("server", route.ServerID), zap.Error(err))
 			return nil, nil
 		}
 		defer body.Close()
@@ -462,12 +481,12 @@ func (f *Front) serverMeetings(ctx context.Context, route balancer.Route) []bbb.
 		if err != nil {
 			err = &bbb.CallError{Call: "getMeetings", Status: http.StatusOK, Err: err}
 		}
-		f.Pool.ReportCall(route.ServerID, time.Since(started), err)
+		m.Pool.ReportCall(route.ServerID, time.Since(started), err)
 		if err != nil || !res.OK() {
-			f.Logger.Warn("getMeetings: server left out", zap.String("server", route.ServerID), zap.Error(err))
+			m.Logger.Warn("getMeetings: server left out", zap.String("server", route.ServerID), zap.Error(err))
 			return nil, nil
 		}
-		f.Pool.KeepMeetingsAnswer(route.ServerID, started, res.Meetings)
+		m.Pool.KeepMeetingsAnswer(route.ServerID, started, res.Meetings)
 		return res.Meetings, nil
 	})
 	select {

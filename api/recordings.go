@@ -19,6 +19,17 @@ import (
 	"github.com/bbb-balance/bbb_balance/recordings"
 )
 
+// Recordings answers the recording calls.
+type Recordings struct {
+	Servers
+	Index     recordings.Store // the recordings index; nil: "no recordings"
+	Files     RecordingFiles   // the recordings' files; nil: index only
+	PublicURL string           // scheme://host of recording links; "": the request's
+	// Protected gives protected recordings one-time links in
+	// getRecordings (recordings.Access); nil: their links are listed as is.
+	Protected ProtectedLinks
+}
+
 // The recording calls are answered from the balancer's own index
 // (recordings.Store) and files (RecordingFiles); only the text-track calls
 // go to the server that made the recording. Without an index they answer
@@ -80,10 +91,11 @@ func metaParams(q bbb.Query) []recordings.MetaEntry {
 	return out
 }
 
-// publicHost is the scheme and host recording links are rebuilt on.
-func (f *Front) publicHost(r *http.Request) string {
-	if f.PublicURL != "" {
-		return f.PublicURL
+// publicHost is the scheme and host links are built on: publicURL, else
+// the request's.
+func publicHost(publicURL string, r *http.Request) string {
+	if publicURL != "" {
+		return publicURL
 	}
 	scheme := "http"
 	if r.TLS != nil {
@@ -92,8 +104,8 @@ func (f *Front) publicHost(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-func (f *Front) getRecordings(w http.ResponseWriter, req *request) {
-	if f.Recordings == nil {
+func (rc *Recordings) getRecordings(w http.ResponseWriter, req *request) {
+	if rc.Index == nil {
 		writeNoRecordings(w)
 		return
 	}
@@ -122,7 +134,7 @@ func (f *Front) getRecordings(w http.ResponseWriter, req *request) {
 
 	// A fetch-all can be large: the answer is streamed, and only an error
 	// before the first byte can still become an error answer.
-	host := f.publicHost(req.r)
+	host := publicHost(rc.PublicURL, req.r)
 	var buf bytes.Buffer
 	started := false
 	flush := func() {
@@ -138,11 +150,11 @@ func (f *Front) getRecordings(w http.ResponseWriter, req *request) {
 	}
 	buf.WriteString("<response><returncode>SUCCESS</returncode><recordings>")
 	n := 0
-	total, err := f.Recordings.Find(req.r.Context(), q, func(e *recordings.Entry) error {
+	total, err := rc.Index.Find(req.r.Context(), q, func(e *recordings.Entry) error {
 		n++
 		rec := e.Recording
-		if e.Protected && f.Protected != nil {
-			rec = f.Protected.Protect(rec)
+		if e.Protected && rc.Protected != nil {
+			rec = rc.Protected.Protect(rec)
 		}
 		recordings.WriteRecordingXML(&buf, rec, host)
 		if buf.Len() > 64<<10 {
@@ -151,7 +163,7 @@ func (f *Front) getRecordings(w http.ResponseWriter, req *request) {
 		return req.r.Context().Err()
 	})
 	if err != nil {
-		f.Logger.Error("getRecordings failed", zap.Error(err))
+		rc.Logger.Error("getRecordings failed", zap.Error(err))
 		if !started {
 			bbb.WriteError(w, bbb.KeyInternalError, msgIndexFailed)
 		}
@@ -181,7 +193,7 @@ func writeNoRecordings(w http.ResponseWriter) {
 
 // listedRecordings returns the recordings named by the recordID parameter
 // that are in the index, or writes BBB's error and returns false.
-func (f *Front) listedRecordings(w http.ResponseWriter, req *request, keep func(*recordings.Entry) bool) ([]recordings.Entry, bool) {
+func (rc *Recordings) listedRecordings(w http.ResponseWriter, req *request, keep func(*recordings.Entry) bool) ([]recordings.Entry, bool) {
 	ids := splitList(req.params.Get("recordID"))
 	if len(ids) == 0 {
 		bbb.WriteError(w, bbb.KeyMissingRecordID, bbb.MsgMissingRecordID)
@@ -191,13 +203,13 @@ func (f *Front) listedRecordings(w http.ResponseWriter, req *request, keep func(
 		bbb.WriteError(w, bbb.KeyInternalError, "Too many ids in one call.")
 		return nil, false
 	}
-	if f.Recordings == nil {
+	if rc.Index == nil {
 		bbb.WriteError(w, bbb.KeyNotFound, bbb.MsgRecordingsMissing)
 		return nil, false
 	}
-	found, err := f.Recordings.Recordings(req.r.Context(), ids)
+	found, err := rc.Index.Recordings(req.r.Context(), ids)
 	if err != nil {
-		f.Logger.Error("reading recordings failed", zap.String("call", req.call), zap.Error(err))
+		rc.Logger.Error("reading recordings failed", zap.String("call", req.call), zap.Error(err))
 		bbb.WriteError(w, bbb.KeyInternalError, msgIndexFailed)
 		return nil, false
 	}
@@ -226,7 +238,7 @@ func formatTypes(e *recordings.Entry) []string {
 // publishRecordings moves each recording's files between the published
 // and unpublished trees, then records the new state; a recording whose
 // files cannot be moved keeps its state and the call fails.
-func (f *Front) publishRecordings(w http.ResponseWriter, req *request) {
+func (rc *Recordings) publishRecordings(w http.ResponseWriter, req *request) {
 	if req.params.Get("recordID") == "" {
 		bbb.WriteError(w, bbb.KeyMissingRecordID, bbb.MsgMissingRecordID)
 		return
@@ -237,7 +249,7 @@ func (f *Front) publishRecordings(w http.ResponseWriter, req *request) {
 		return
 	}
 	publish := strings.EqualFold(publishParam, "true")
-	list, ok := f.listedRecordings(w, req, func(e *recordings.Entry) bool {
+	list, ok := rc.listedRecordings(w, req, func(e *recordings.Entry) bool {
 		return e.State == recordings.StatePublished || e.State == recordings.StateUnpublished
 	})
 	if !ok {
@@ -245,8 +257,8 @@ func (f *Front) publishRecordings(w http.ResponseWriter, req *request) {
 	}
 	ctx := context.WithoutCancel(req.r.Context()) // files and rows move together or not at all
 	for i := range list {
-		if err := f.setPublished(ctx, &list[i], publish); err != nil {
-			f.Logger.Error("publishing a recording failed", zap.String("recording", list[i].RecordID), zap.Bool("publish", publish), zap.Error(err))
+		if err := rc.setPublished(ctx, &list[i], publish); err != nil {
+			rc.Logger.Error("publishing a recording failed", zap.String("recording", list[i].RecordID), zap.Bool("publish", publish), zap.Error(err))
 			bbb.WriteError(w, bbb.KeyInternalError, msgPublishFailed)
 			return
 		}
@@ -254,11 +266,11 @@ func (f *Front) publishRecordings(w http.ResponseWriter, req *request) {
 	bbb.WriteXML(w, bbb.SuccessXML(bbb.E("published", strconv.FormatBool(publish))))
 }
 
-func (f *Front) setPublished(ctx context.Context, e *recordings.Entry, publish bool) error {
-	if f.Files != nil {
-		defer f.Files.Lock(e.RecordID)()
+func (rc *Recordings) setPublished(ctx context.Context, e *recordings.Entry, publish bool) error {
+	if rc.Files != nil {
+		defer rc.Files.Lock(e.RecordID)()
 		// Read again under the lock: an import may have just changed it.
-		cur, ok, err := f.Recordings.Recording(ctx, e.RecordID)
+		cur, ok, err := rc.Index.Recording(ctx, e.RecordID)
 		if err != nil {
 			return err
 		}
@@ -267,40 +279,40 @@ func (f *Front) setPublished(ctx context.Context, e *recordings.Entry, publish b
 		}
 		*e = cur
 		if e.Published != publish {
-			if err := f.Files.SetPublished(e.RecordID, formatTypes(e), publish); err != nil {
+			if err := rc.Files.SetPublished(e.RecordID, formatTypes(e), publish); err != nil {
 				return err
 			}
 		}
 	}
-	if err := f.Recordings.SetPublished(ctx, e.RecordID, publish); err != nil {
-		if f.Files != nil && e.Published != publish {
+	if err := rc.Index.SetPublished(ctx, e.RecordID, publish); err != nil {
+		if rc.Files != nil && e.Published != publish {
 			// Put the files back where the index says they are.
-			if rerr := f.Files.SetPublished(e.RecordID, formatTypes(e), e.Published); rerr != nil {
-				f.Logger.Error("moving recording files back failed", zap.String("recording", e.RecordID), zap.Error(rerr))
+			if rerr := rc.Files.SetPublished(e.RecordID, formatTypes(e), e.Published); rerr != nil {
+				rc.Logger.Error("moving recording files back failed", zap.String("recording", e.RecordID), zap.Error(rerr))
 			}
 		}
 		return err
 	}
-	f.Logger.Info("recording published", zap.String("recording", e.RecordID), zap.Bool("published", publish))
+	rc.Logger.Info("recording published", zap.String("recording", e.RecordID), zap.Bool("published", publish))
 	return nil
 }
 
 // deleteRecordings removes every file of each recording, published or not,
 // and keeps it in the index with the state "deleted" (BBB lists it with
 // state=deleted).
-func (f *Front) deleteRecordings(w http.ResponseWriter, req *request) {
+func (rc *Recordings) deleteRecordings(w http.ResponseWriter, req *request) {
 	format := req.params.Get("format")
 	if format == "all" {
 		format = ""
 	}
-	list, ok := f.listedRecordings(w, req, nil)
+	list, ok := rc.listedRecordings(w, req, nil)
 	if !ok {
 		return
 	}
 	ctx := context.WithoutCancel(req.r.Context())
 	for _, e := range list {
-		if err := f.deleteRecording(ctx, e.RecordID, format); err != nil {
-			f.Logger.Error("deleting a recording failed", zap.String("recording", e.RecordID), zap.Error(err))
+		if err := rc.deleteRecording(ctx, e.RecordID, format); err != nil {
+			rc.Logger.Error("deleting a recording failed", zap.String("recording", e.RecordID), zap.Error(err))
 			bbb.WriteError(w, bbb.KeyInternalError, msgDeleteFailed)
 			return
 		}
@@ -308,24 +320,24 @@ func (f *Front) deleteRecordings(w http.ResponseWriter, req *request) {
 	bbb.WriteXML(w, bbb.SuccessXML(bbb.E("deleted", "true")))
 }
 
-func (f *Front) deleteRecording(ctx context.Context, id, format string) error {
-	if f.Files != nil {
-		defer f.Files.Lock(id)()
+func (rc *Recordings) deleteRecording(ctx context.Context, id, format string) error {
+	if rc.Files != nil {
+		defer rc.Files.Lock(id)()
 		// The row goes first: a crash between the two leaves files nobody
 		// lists (removed again by a later delete), never a listed
 		// recording without files.
-		if err := f.Recordings.MarkDeleted(ctx, id, format); err != nil {
+		if err := rc.Index.MarkDeleted(ctx, id, format); err != nil {
 			return err
 		}
-		return f.Files.Remove(id, format)
+		return rc.Files.Remove(id, format)
 	}
-	return f.Recordings.MarkDeleted(ctx, id, format)
+	return rc.Index.MarkDeleted(ctx, id, format)
 }
 
 // updateRecordings sets and removes metadata of every listed recording
 // (meta_<key>=value, meta_<key>= removes) and its protection (protect=).
-func (f *Front) updateRecordings(w http.ResponseWriter, req *request) {
-	list, ok := f.listedRecordings(w, req, nil)
+func (rc *Recordings) updateRecordings(w http.ResponseWriter, req *request) {
+	list, ok := rc.listedRecordings(w, req, nil)
 	if !ok {
 		return
 	}
@@ -335,15 +347,15 @@ func (f *Front) updateRecordings(w http.ResponseWriter, req *request) {
 	}
 	ctx := context.WithoutCancel(req.r.Context())
 	if changes := metaParams(req.params); len(changes) > 0 {
-		if err := f.Recordings.UpdateMeta(ctx, ids, changes); err != nil {
-			f.Logger.Error("updating recordings failed", zap.Strings("recordings", ids), zap.Error(err))
+		if err := rc.Index.UpdateMeta(ctx, ids, changes); err != nil {
+			rc.Logger.Error("updating recordings failed", zap.Strings("recordings", ids), zap.Error(err))
 			bbb.WriteError(w, bbb.KeyInternalError, msgIndexFailed)
 			return
 		}
 	}
 	if p, set := req.params.Lookup("protect"); set && p != "" {
-		if err := f.Recordings.SetProtected(ctx, ids, strings.EqualFold(p, "true")); err != nil {
-			f.Logger.Error("protecting recordings failed", zap.Strings("recordings", ids), zap.Error(err))
+		if err := rc.Index.SetProtected(ctx, ids, strings.EqualFold(p, "true")); err != nil {
+			rc.Logger.Error("protecting recordings failed", zap.Strings("recordings", ids), zap.Error(err))
 			bbb.WriteError(w, bbb.KeyInternalError, msgIndexFailed)
 			return
 		}
@@ -354,39 +366,39 @@ func (f *Front) updateRecordings(w http.ResponseWriter, req *request) {
 // The text-track calls answer JSON and go to the server that made the
 // recording: the tracks live there (bbb-api.md §2.12–2.13).
 
-func (f *Front) getRecordingTextTracks(w http.ResponseWriter, req *request) {
+func (rc *Recordings) getRecordingTextTracks(w http.ResponseWriter, req *request) {
 	id := req.params.Get("recordID")
 	if id == "" {
 		bbb.WriteError(w, bbb.KeyMissingRecordID, bbb.MsgMissingRecordID)
 		return
 	}
-	route, ok := f.recordingServer(w, req, id, "No recording found for "+id)
+	route, ok := rc.recordingServer(w, req, id, "No recording found for "+id)
 	if ok {
-		f.forwardJSON(w, req, route)
+		rc.forwardJSON(w, req, route)
 	}
 }
 
-func (f *Front) putRecordingTextTrack(w http.ResponseWriter, req *request) {
+func (rc *Recordings) putRecordingTextTrack(w http.ResponseWriter, req *request) {
 	id := req.params.Get("recordID")
 	if id == "" {
 		writeJSONFailure(w, "paramError", "Missing param recordID.")
 		return
 	}
-	route, ok := f.recordingServer(w, req, id, "No recording was found for "+id)
+	route, ok := rc.recordingServer(w, req, id, "No recording was found for "+id)
 	if ok {
-		f.forwardJSON(w, req, route)
+		rc.forwardJSON(w, req, route)
 	}
 }
 
 // recordingServer finds the server that made recording id.
-func (f *Front) recordingServer(w http.ResponseWriter, req *request, id, notFoundMsg string) (balancer.Route, bool) {
-	if f.Recordings == nil {
+func (rc *Recordings) recordingServer(w http.ResponseWriter, req *request, id, notFoundMsg string) (balancer.Route, bool) {
+	if rc.Index == nil {
 		writeJSONFailure(w, bbb.KeyNoRecordings, notFoundMsg)
 		return balancer.Route{}, false
 	}
-	e, found, err := f.Recordings.Recording(req.r.Context(), id)
+	e, found, err := rc.Index.Recording(req.r.Context(), id)
 	if err != nil {
-		f.Logger.Error("reading a recording failed", zap.String("recording", id), zap.Error(err))
+		rc.Logger.Error("reading a recording failed", zap.String("recording", id), zap.Error(err))
 		writeJSONFailure(w, bbb.KeyInternalError, msgIndexFailed)
 		return balancer.Route{}, false
 	}
@@ -394,7 +406,7 @@ func (f *Front) recordingServer(w http.ResponseWriter, req *request, id, notFoun
 		writeJSONFailure(w, bbb.KeyNoRecordings, notFoundMsg)
 		return balancer.Route{}, false
 	}
-	route, ok := f.Pool.Route(e.ServerID)
+	route, ok := rc.Pool.Route(e.ServerID)
 	if e.ServerID == "" || !ok {
 		writeJSONFailure(w, "noCaptionsFound", "No captions found for "+id)
 		return balancer.Route{}, false
@@ -404,23 +416,23 @@ func (f *Front) recordingServer(w http.ResponseWriter, req *request, id, notFoun
 
 // forwardJSON sends a text-track call to route's server, re-signed, and
 // hands its JSON answer to the client.
-func (f *Front) forwardJSON(w http.ResponseWriter, req *request, route balancer.Route) {
-	ctx, cancel := context.WithTimeout(req.r.Context(), f.Timeout)
+func (rc *Recordings) forwardJSON(w http.ResponseWriter, req *request, route balancer.Route) {
+	ctx, cancel := context.WithTimeout(req.r.Context(), rc.Timeout)
 	defer cancel()
 	var ct string
 	if req.body != nil {
 		ct = req.r.Header.Get("Content-Type")
 	}
 	start := time.Now()
-	body, err := f.Client.DoRaw(ctx, route.Server, req.call, req.params, req.body, ct)
+	body, err := rc.Client.DoRaw(ctx, route.Server, req.call, req.params, req.body, ct)
 	if err == nil && !json.Valid(body) {
 		err = &bbb.CallError{Call: req.call, Status: http.StatusOK, Err: errors.New("the answer is not JSON")}
 	}
 	if req.r.Context().Err() == nil {
-		f.Pool.ReportCall(route.ServerID, time.Since(start), err)
+		rc.Pool.ReportCall(route.ServerID, time.Since(start), err)
 	}
 	if err != nil {
-		f.Logger.Warn("call to BBB server failed", zap.String("call", req.call), zap.String("server", route.ServerID), zap.Error(err))
+		rc.Logger.Warn("call to BBB server failed", zap.String("call", req.call), zap.String("server", route.ServerID), zap.Error(err))
 		writeJSONFailure(w, bbb.KeyInternalError, msgTracksFailed)
 		return
 	}

@@ -41,7 +41,7 @@ func TestForeignMeetingIDsNeverReachAHandler(t *testing.T) {
 	}
 	var src atomic.Pointer[tenants.Set]
 	src.Store(set)
-	f := &api.Front{Tenants: &src, Pool: pool, Logger: zap.NewNop()}
+	f := &api.Front{Tenants: &src, Logger: zap.NewNop(), Meetings: &api.Meetings{Servers: api.Servers{Pool: pool, Logger: zap.NewNop()}}}
 
 	answers := map[string]string{
 		"create":           "<messageKey>validationError</messageKey>",

@@ -132,10 +132,13 @@ func newCallbackEnv(t *testing.T) *callbackEnv {
 	e := &callbackEnv{fake: fake, pool: pool, db: db, seen: make(chan string, 100)}
 	relay := &callbacks.Relay{Key: key, Store: db, Queue: queue, Pool: pool, Tenants: tenantSource{set},
 		Logger: zaptest.NewLogger(t), Observer: callbackObserver{e.seen}}
+	logger := zaptest.NewLogger(t)
 	e.front = &api.Front{
-		Tenants: tenantSource{set}, Pool: pool, Client: client, Logger: zaptest.NewLogger(t), Timeout: 5 * time.Second,
-		Observer:  callbackObserver{e.seen},
-		Callbacks: relay,
+		Tenants: tenantSource{set}, Logger: logger, Observer: callbackObserver{e.seen},
+		Meetings: &api.Meetings{
+			Servers:   api.Servers{Pool: pool, Client: client, Logger: logger, Timeout: 5 * time.Second},
+			Callbacks: relay,
+		},
 	}
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if callbacks.Handles(r) {
