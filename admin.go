@@ -114,16 +114,23 @@ func who(r *http.Request) manage.Who {
 	return manage.Who("admin API from " + r.RemoteAddr)
 }
 
-// opErr maps the pool's errors to status codes.
+// opErr maps the errors of the operator's actions to status codes; an
+// error that has one (a request's unreadable body) keeps it.
 func opErr(err error) error {
+	var hasStatus caddy.APIError
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, balancer.ErrNoSuchServer), errors.Is(err, balancer.ErrUnknownMeeting):
+	case errors.As(err, &hasStatus):
+		return err
+	case errors.Is(err, balancer.ErrNoSuchServer), errors.Is(err, balancer.ErrUnknownMeeting), errors.Is(err, manage.ErrNoSuchTenant):
 		return apiErr(http.StatusNotFound, "%v", err)
-	case errors.Is(err, balancer.ErrServerExists), errors.Is(err, balancer.ErrHasMeetings):
+	case errors.Is(err, manage.ErrTenantHasMeetings):
+		return apiErr(http.StatusConflict, "%v; end them first or remove it with ?force=true", err)
+	case errors.Is(err, balancer.ErrServerExists), errors.Is(err, balancer.ErrHasMeetings),
+		errors.Is(err, manage.ErrTenantExists), errors.Is(err, manage.ErrNotLive):
 		return apiErr(http.StatusConflict, "%v", err)
-	case balancer.IsInvalid(err):
+	case balancer.IsInvalid(err), errors.Is(err, manage.ErrInvalidTenant):
 		return apiErr(http.StatusBadRequest, "%v", err)
 	}
 	return apiErr(http.StatusInternalServerError, "%v", err)

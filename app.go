@@ -33,7 +33,7 @@ type stagedConfig struct {
 // stagedTenants are a config's tenants: what it declares, and the set
 // built from that and the operator's changes.
 type stagedTenants struct {
-	base  tenantBase
+	base  tenants.Base
 	set   *tenants.Set
 	notes []string
 }

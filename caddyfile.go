@@ -95,7 +95,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	}
 //
 // Each setting fills the JSON field of the same name (Handler, LoadConfig,
-// RecordingsConfig, TenantConfig, balancer.ServerConfig, tenants.Params),
+// RecordingsConfig, balancer.ServerConfig, tenants.Config, tenants.Params),
 // whose doc says what it does and its default, except that a repeatable
 // setting fills the plural (secret: secrets, but a server's one secret is
 // secret; host: hosts; tenant: tenants; server: servers, its <id> and

@@ -6,10 +6,10 @@ import (
 	"github.com/bbb-balance/bbb_balance/tenants"
 )
 
-// parseTenant reads a tenant block into a TenantConfig (syntax:
+// parseTenant reads a tenant block into a tenants.Config (syntax:
 // Handler.UnmarshalCaddyfile).
-func parseTenant(d *caddyfile.Dispenser) (TenantConfig, error) {
-	var t TenantConfig
+func parseTenant(d *caddyfile.Dispenser) (tenants.Config, error) {
+	var t tenants.Config
 	if !d.Args(&t.Name) {
 		return t, d.Errf("tenant: want `tenant <name> { secret <secret> }`")
 	}

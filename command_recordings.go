@@ -1,7 +1,6 @@
 package bbbbalance
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -36,21 +35,14 @@ func (c *bbbCLI) recordingsList(cmd *cobra.Command, _ []string) error {
 	}
 	limit, _ := cmd.Flags().GetInt("limit")
 	q.Set("limit", strconv.Itoa(limit))
-	var raw json.RawMessage
-	if err := c.call("GET", "/bbb/recordings?"+q.Encode(), nil, &raw); err != nil {
-		return err
-	}
-	w := cmd.OutOrStdout()
-	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
-		return printJSON(w, raw)
-	}
 	var res struct {
 		Total      int             `json:"total"`
 		Recordings []RecordingInfo `json:"recordings"`
 	}
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return fmt.Errorf("unreadable answer of the admin API: %v", err)
+	if ok, err := c.listing(cmd, "/bbb/recordings?"+q.Encode(), &res); !ok {
+		return err
 	}
+	w := cmd.OutOrStdout()
 	if len(res.Recordings) == 0 {
 		fmt.Fprintln(w, "no recordings")
 		return nil

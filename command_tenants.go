@@ -1,13 +1,14 @@
 package bbbbalance
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/bbb-balance/bbb_balance/manage"
 )
 
 // addTenantCommands adds `caddy bbb tenants list|add|update|remove`.
@@ -34,18 +35,11 @@ func (c *bbbCLI) addTenantCommands(root *cobra.Command) {
 }
 
 func (c *bbbCLI) tenantsList(cmd *cobra.Command, _ []string) error {
-	var raw json.RawMessage
-	if err := c.call("GET", "/bbb/tenants", nil, &raw); err != nil {
+	var list []manage.TenantStatus
+	if ok, err := c.listing(cmd, "/bbb/tenants", &list); !ok {
 		return err
 	}
 	w := cmd.OutOrStdout()
-	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
-		return printJSON(w, raw)
-	}
-	var list []TenantStatus
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return fmt.Errorf("unreadable answer of the admin API: %v", err)
-	}
 	if len(list) == 0 {
 		fmt.Fprintln(w, "no tenants (every front-end uses the pool's secrets)")
 		return nil
@@ -73,7 +67,7 @@ func limit(n int) string {
 	return fmt.Sprint(n)
 }
 
-// tenantFlags reads the flags given into a JSON object of TenantConfig's
+// tenantFlags reads the flags given into a JSON object of tenants.Config's
 // fields, so an update changes only those.
 func tenantFlags(cmd *cobra.Command) (map[string]any, error) {
 	out := map[string]any{}

@@ -1,17 +1,14 @@
 package bbbbalance
 
-import (
-	"github.com/caddyserver/caddy/v2"
-
-	"github.com/bbb-balance/bbb_balance/tenants"
-)
+import "github.com/caddyserver/caddy/v2"
 
 // The handler's JSON config is the Handler's exported fields (module.go)
-// and the types below; servers are balancer.ServerConfig and parameter
-// rules tenants.Params. Every field says what it does and its default; a
-// zero (left out) field takes its default. Durations are Caddy's: "10s"
-// or nanoseconds. The Caddyfile (caddyfile*.go, syntax in
-// Handler.UnmarshalCaddyfile) fills the same fields under the same names.
+// and the types below; servers are balancer.ServerConfig, tenants
+// tenants.Config and parameter rules tenants.Params. Every field says what
+// it does and its default; a zero (left out) field takes its default.
+// Durations are Caddy's: "10s" or nanoseconds. The Caddyfile
+// (caddyfile*.go, syntax in Handler.UnmarshalCaddyfile) fills the same
+// fields under the same names.
 
 // LoadConfig is the JSON and Caddyfile form of balancer.LoadModel, the
 // load formula: a server's load is the sum over its meetings of
@@ -104,46 +101,4 @@ type RecordingsConfig struct {
 	// UploadMaxSize bounds one upload's body in bytes; default 16 GiB
 	// (17179869184).
 	UploadMaxSize int64 `json:"upload_max_size,omitempty"`
-}
-
-// TenantConfig is one front-end sharing the pool (see package tenants):
-// the config's tenants, and the body of the admin API's POST and PATCH
-// /bbb/tenants.
-type TenantConfig struct {
-	// Name is the tenant's name, a DNS label (lower-case letters, digits
-	// and inner dashes); required. The servers know its meeting "room" as
-	// "<name>~room".
-	Name string `json:"name"`
-	// Secrets the tenant signs with; any is accepted, so a secret can be
-	// rotated without downtime. At least one is required. Placeholders
-	// such as {env.SCHOOL_A_SECRET} are expanded.
-	Secrets []string `json:"secrets,omitempty"`
-	// Hosts are request hosts (no port) that choose the tenant. Without
-	// hosts and path_prefix, a host whose first label is the tenant's name
-	// chooses it (scalelite's rule). Default none.
-	Hosts []string `json:"hosts,omitempty"`
-	// PathPrefix chooses the tenant by path, <prefix>/bigbluebutton/api/...
-	// (such as "/moodle"); it comes before hosts. Default none.
-	PathPrefix string `json:"path_prefix,omitempty"`
-	// Tag replaces the meta_server-tag of the tenant's creates, with its
-	// rules: "hd" prefers servers tagged hd, "hd!" requires one. Default
-	// none: the front-end's own meta_server-tag applies.
-	Tag string `json:"tag,omitempty"`
-	// MaxMeetings bounds the tenant's meetings at once: a create of one
-	// more answers maxMeetingsReached. Default 0: no limit.
-	MaxMeetings int `json:"max_meetings,omitempty"`
-	// MaxAttendees bounds the participants of the tenant's meetings at
-	// once: a join beyond it gets maxParticipantsReached. Default 0: no
-	// limit.
-	MaxAttendees int `json:"max_attendees,omitempty"`
-	// MaxDuration caps every meeting's duration, in minutes; default 0:
-	// the handler's max_duration.
-	MaxDuration int `json:"max_duration,omitempty"`
-	// Create is the tenant's parameter rules for create, on top of the
-	// handler's: its rule for a parameter replaces the handler's rules for
-	// it. Default none.
-	Create *tenants.Params `json:"create,omitempty"`
-	// Join is the tenant's parameter rules for join, as Create is for
-	// create. Default none.
-	Join *tenants.Params `json:"join,omitempty"`
 }

@@ -36,7 +36,8 @@ type engine struct {
 	pool   *balancer.Pool
 	client *bbb.Client
 	poller *health.Poller
-	// manager carries out operator changes (admin API, scalelite API).
+	// manager carries out operator changes (admin API, scalelite API),
+	// to servers, meetings and tenants.
 	manager *manage.Manager
 
 	// queue delivers callbacks (relayed, recording ready); it runs from
@@ -44,12 +45,10 @@ type engine struct {
 	queue *notify.Queue
 	// ready sends the recording-ready callbacks of imported recordings.
 	ready *callbacks.Ready
-	// tenants of the live config, with the operator's changes: the API
-	// front reads them on every call, callbacks are signed with their
-	// secrets.
+	// tenants of the live config, with the operator's changes (made by
+	// manager): the API front reads them on every call, callbacks are
+	// signed with their secrets.
 	tenants atomic.Pointer[tenants.Set]
-	// tenantBase is what the live config says of its tenants (under mu).
-	tenantBase *tenantBase
 
 	mu   sync.Mutex
 	stop context.CancelFunc // of the poller; nil until a config goes live
@@ -103,12 +102,14 @@ func newEngine(key, path string, logger *zap.Logger) (*engine, error) {
 			Logger:   logger,
 			Observer: func(kind, result string) { metrics.deliveries.WithLabelValues(kind, result).Inc() },
 		},
-		manager: &manage.Manager{
-			Pool:    pool,
-			Client:  client,
-			Poll:    func(ctx context.Context, ids []string) { poller.Round(ctx, ids, true) },
-			Timeout: defaultTimeout,
-		},
+	}
+	e.manager = &manage.Manager{
+		Pool:        pool,
+		Client:      client,
+		Poll:        func(ctx context.Context, ids []string) { poller.Round(ctx, ids, true) },
+		Timeout:     defaultTimeout,
+		Tenants:     &e.tenants,
+		TenantStore: db,
 	}
 	e.ready = &callbacks.Ready{URLs: db, Queue: e.queue, Tenants: &e.tenants, Logger: logger}
 	return e, nil
@@ -151,8 +152,7 @@ func (e *engine) apply(st engineSettings, tb stagedTenants, logger *zap.Logger, 
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.tenants.Store(tb.set)
-	e.tenantBase = &tb.base
+	e.manager.SetTenants(tb.base, tb.set)
 	for _, n := range tb.notes {
 		logger.Warn(n)
 	}

@@ -127,7 +127,7 @@ type Handler struct {
 	// Tenants share the pool, each with its own secrets, meetings,
 	// recordings, rules and limits. Default none: the handler's secrets
 	// are the only front-end.
-	Tenants []TenantConfig `json:"tenants,omitempty"`
+	Tenants []tenants.Config `json:"tenants,omitempty"`
 
 	engine    *engine
 	front     *api.Front
@@ -189,7 +189,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		algs[i], _ = bbb.ParseAlgorithm(a) // checked by validate
 	}
 	base := h.tenantBase(algs)
-	tenantSet, _, _, notes, err := eng.tenantSet(ctx, base, nil)
+	tenantSet, notes, err := eng.tenantSet(ctx, base)
 	if err != nil {
 		return err
 	}

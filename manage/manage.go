@@ -1,12 +1,17 @@
 // Package manage is what an operator does to a running pool: add, change,
-// drain and remove servers, end meetings. The admin API, the `caddy bbb`
-// CLI (through the admin API) and scalelite's management API all go
-// through it, so each action has one implementation.
+// drain and remove servers, end meetings, add, change and remove tenants,
+// and plan the import of a scalelite pool's servers. The admin API, the
+// `caddy bbb` CLI (through the admin API) and scalelite's management API
+// all go through it, so each action has one implementation, logged with
+// who asked.
 package manage
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +20,7 @@ import (
 
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
+	"github.com/bbb-balance/bbb_balance/tenants"
 )
 
 // Manager acts on one pool.
@@ -24,7 +30,16 @@ type Manager struct {
 	Poll    func(ctx context.Context, ids []string) // polls servers at once; may be nil
 	Timeout time.Duration                           // for calls to servers
 
+	// Tenants is the live tenant set, which a tenant action replaces;
+	// TenantStore keeps the operator's tenant changes. Both are needed by
+	// the tenant actions only.
+	Tenants     *atomic.Pointer[tenants.Set]
+	TenantStore tenants.OverrideStore
+
 	logger atomic.Pointer[zap.Logger]
+
+	tenantMu   sync.Mutex    // one tenant action at a time, and none while a config goes live
+	tenantBase *tenants.Base // what the live config declares; nil until one goes live
 }
 
 // SetLogger sets where changes are logged; each config that goes live
@@ -57,20 +72,38 @@ func (m *Manager) UpdateServer(ctx context.Context, who Who, id string, patch ba
 	if err != nil {
 		return st, err
 	}
-	m.Log(who, "server updated", zap.String("server", id), zap.Strings("changed", changedFields(patch)))
+	m.Log(who, "server updated", zap.String("server", id), zap.Strings("changed", changedFields(nil, patch)))
 	if patch.URL != nil || patch.Secret != nil || patch.Algorithm != nil {
 		st = m.pollNow(ctx, id)
 	}
 	return st, nil
 }
 
-func changedFields(p balancer.ServerPatch) []string {
+// changedFields names the JSON fields of a and b that differ, sorted,
+// for the log (never their values: they may be secrets). With a nil a,
+// they are the fields b has: those a patch sets.
+func changedFields(a, b any) []string {
+	fa, fb := jsonFields(a), jsonFields(b)
 	var out []string
-	for name, set := range map[string]bool{"url": p.URL != nil, "secret": p.Secret != nil, "algorithm": p.Algorithm != nil,
-		"weight": p.Weight != nil, "tag": p.Tag != nil, "state": p.State != nil} {
-		if set {
-			out = append(out, name)
+	for k, v := range fb {
+		if w, ok := fa[k]; !ok || !bytes.Equal(v, w) {
+			out = append(out, k)
 		}
+	}
+	for k := range fa {
+		if _, ok := fb[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// jsonFields is v's JSON object, field by field.
+func jsonFields(v any) map[string]json.RawMessage {
+	var out map[string]json.RawMessage
+	if raw, err := json.Marshal(v); err == nil {
+		_ = json.Unmarshal(raw, &out)
 	}
 	return out
 }

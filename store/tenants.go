@@ -2,45 +2,57 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
+
+	"github.com/bbb-balance/bbb_balance/tenants"
 )
 
-// TenantOverride is a tenant as the operator set it at run time: its
-// config (JSON, owned by the caller) or its removal.
-type TenantOverride struct {
-	Name    string
-	Config  []byte
-	Removed bool
-}
-
-// TenantOverrides returns every tenant override.
-func (s *DB) TenantOverrides(ctx context.Context) ([]TenantOverride, error) {
+// TenantOverrides implements tenants.OverrideStore: every tenant override,
+// by name.
+func (s *DB) TenantOverrides(ctx context.Context) ([]tenants.Override, error) {
 	rows, err := s.db.QueryContext(ctx, "SELECT name, config, removed FROM tenant_overrides ORDER BY name")
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []TenantOverride
+	var out []tenants.Override
 	for rows.Next() {
-		var o TenantOverride
+		var o tenants.Override
 		var cfg string
 		if err := rows.Scan(&o.Name, &cfg, &o.Removed); err != nil {
 			return nil, err
 		}
-		o.Config = []byte(cfg)
+		if !o.Removed {
+			if err := json.Unmarshal([]byte(cfg), &o.Config); err != nil {
+				return nil, fmt.Errorf("tenant %s: unreadable override: %w", o.Name, err)
+			}
+		}
 		out = append(out, o)
 	}
 	return out, rows.Err()
 }
 
-// SaveTenantOverride keeps one tenant override, replacing any before it.
-func (s *DB) SaveTenantOverride(ctx context.Context, o TenantOverride) error {
+// SaveTenantOverride implements tenants.OverrideStore: it keeps one tenant
+// override, replacing any before it. A removal keeps no config.
+func (s *DB) SaveTenantOverride(ctx context.Context, o tenants.Override) error {
+	cfg := []byte("{}")
+	if !o.Removed {
+		var err error
+		if cfg, err = json.Marshal(o.Config); err != nil {
+			return err
+		}
+	}
 	return s.write(ctx, `INSERT INTO tenant_overrides(name, config, removed, updated_at) VALUES(?, ?, ?, ?)
 		ON CONFLICT(name) DO UPDATE SET config = excluded.config, removed = excluded.removed, updated_at = excluded.updated_at`,
-		o.Name, string(o.Config), o.Removed, time.Now().UnixMilli())
+		o.Name, string(cfg), o.Removed, time.Now().UnixMilli())
 }
 
-// DeleteTenantOverride forgets a tenant override.
+// DeleteTenantOverride implements tenants.OverrideStore: it forgets a
+// tenant override.
 func (s *DB) DeleteTenantOverride(ctx context.Context, name string) error {
 	return s.write(ctx, "DELETE FROM tenant_overrides WHERE name = ?", name)
 }
+
+var _ tenants.OverrideStore = (*DB)(nil)
