@@ -142,12 +142,8 @@ func (im *Importer) importDirOne(ctx context.Context, root, id string, formats [
 		renamed.undo() // install put the files back into dir
 		return err
 	}
-	if len(copied) > 0 {
-		if err := im.flush(); err != nil {
-			im.log.Warn("recording imported but its source is kept", zap.String("record_id", id), zap.Error(err))
-			copied = nil
-		}
-	}
+	// install made the copies durable before it committed: the sources
+	// may go.
 	for _, s := range copied {
 		if err := os.RemoveAll(s); err != nil {
 			im.log.Warn("removing an imported recording directory", zap.String("dir", s), zap.Error(err))

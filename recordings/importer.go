@@ -18,7 +18,8 @@ import (
 )
 
 // Observer hears about the importer's results: metrics and the
-// recording-ready callback. Its methods must not block for long.
+// recording-ready callback. Its methods must not block for long; Imported
+// and Failed may be called from two goroutines at once.
 type Observer interface {
 	// Imported is called after a recording was imported from the spool
 	// and its tar removed. A crash between the commit and the tar's
@@ -73,10 +74,10 @@ type ImporterConfig struct {
 	// waits RetryBackoff, doubled each time up to 10 minutes.
 	MaxAttempts  int
 	RetryBackoff time.Duration
-	// NoSync skips the filesystem flush (syncfs on Linux) between an
-	// import's commit and the removal of its tar: faster, but a power loss
-	// may then lose a recording's files after its tar is gone. A kill -9
-	// is safe either way.
+	// NoSync skips the fsyncs of an import's files and directories before
+	// its commit (see sync_durable.go): a power loss may then lose a
+	// recording's files after its tar is gone. The commit itself is still
+	// synced by the store. A kill -9 is safe either way.
 	NoSync bool
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
@@ -85,13 +86,15 @@ type ImporterConfig struct {
 // Importer imports the recording tars that arrive in the library's spool
 // directory, and directories of existing recordings (ImportDir).
 //
-// A recording is placed with renames under its lock and committed to the
-// store in one transaction, and its tar is removed only after the commit:
-// a crash at any point leaves the recording either fully imported or its
-// tar in the spool, where the next run imports it again (an import is
-// idempotent). A tar that can never import (ErrBadRecording) is moved to
-// failed/ with a .error file; a tar whose import failed for another reason
-// stays and is retried with backoff, at most MaxAttempts times.
+// A recording is placed with renames under its lock, its files and
+// directories are made durable, it is committed to the store in one synced
+// transaction, and its tar is removed only after the commit: a crash or a
+// power loss at any point leaves the recording either fully imported or
+// its tar in the spool, where the next run imports it again (an import is
+// idempotent; sync_durable.go tells why the flushes suffice). A tar that
+// can never import (ErrBadRecording) is moved to failed/ with a .error
+// file; a tar whose import failed for another reason stays and is retried
+// with backoff, at most MaxAttempts times.
 type Importer struct {
 	c   ImporterConfig
 	log *zap.Logger
@@ -99,6 +102,52 @@ type Importer struct {
 	passMu  sync.Mutex // one spool pass at a time
 	retries map[string]*retryState
 	future  map[string]futureState
+
+	stagingMu sync.Mutex
+	staging   []string // directories of work/ to extract into (see takeStaging)
+}
+
+// takeStaging returns a directory of work/ to extract a tar into: one a
+// committed import gave back (putStaging), or a new one. A committed import
+// leaves its directory holding only the empty <format>/ directories its
+// recording was renamed out of, and the next import extracts among them:
+// the import of a recording makes and removes no directory beside the
+// recording's own (a directory made and removed is a cost on any
+// filesystem, and ext4 without a journal scans past recently freed inodes
+// at every new one).
+func (im *Importer) takeStaging() (string, error) {
+	im.stagingMu.Lock()
+	if n := len(im.staging); n > 0 {
+		dir := im.staging[n-1]
+		im.staging = im.staging[:n-1]
+		im.stagingMu.Unlock()
+		return dir, nil
+	}
+	im.stagingMu.Unlock()
+	return im.c.Library.tempDir("import-")
+}
+
+// putStaging gives back the directory of a committed import: it holds
+// nothing but empty directories.
+func (im *Importer) putStaging(dir string) {
+	im.stagingMu.Lock()
+	defer im.stagingMu.Unlock()
+	if len(im.staging) < 2*maxBatch {
+		im.staging = append(im.staging, dir)
+		return
+	}
+	removeAll(dir)
+}
+
+// dropStaging removes the directories given back, at the end of a pass:
+// work/ stays clear between passes.
+func (im *Importer) dropStaging() {
+	im.stagingMu.Lock()
+	defer im.stagingMu.Unlock()
+	for _, dir := range im.staging {
+		removeAll(dir)
+	}
+	im.staging = nil
 }
 
 type futureState struct {
@@ -313,14 +362,32 @@ func (im *Importer) Run(ctx context.Context) error {
 	}
 }
 
-// ImportSpool imports, one at a time and oldest first, every tar of the
-// spool whose mtime is at least Settle old and that is not waiting for a
-// retry. It returns the earliest time at which a tar left waiting will be
-// ready (zero if none). Run calls it; it may be called directly (a CLI
-// "import now", tests).
+// Batches of ImportSpool: the recordings placed while the previous batch
+// was being flushed are flushed and committed together (see
+// sync_durable.go), at most maxBatch of them and, beyond the first,
+// maxBatchBytes of tars.
+const (
+	maxBatch      = 64
+	maxBatchBytes = 256 << 20
+)
+
+// errNotTried marks the tars of a pass that were not imported (the pass
+// was cancelled first).
+var errNotTried = errors.New("recordings: not tried")
+
+// ImportSpool imports, oldest first, every tar of the spool whose mtime is
+// at least Settle old and that is not waiting for a retry. It returns the
+// earliest time at which a tar left waiting will be ready (zero if none).
+// Run calls it; it may be called directly (a CLI "import now", tests).
+//
+// Tars are extracted and placed one at a time while another goroutine
+// flushes and commits the recordings already placed, in batches: the
+// slower the flushes (a busy disk), the more recordings share each one,
+// so that they do not set the pace; a quiet disk keeps batches small.
 func (im *Importer) ImportSpool(ctx context.Context) (next time.Time, err error) {
 	im.passMu.Lock()
 	defer im.passMu.Unlock()
+	defer im.dropStaging()
 	spool := im.c.Library.SpoolDir
 	// No import is under way (passes take turns): a claim left in the
 	// spool is a crashed one.
@@ -395,17 +462,72 @@ func (im *Importer) ImportSpool(ctx context.Context) (next time.Time, err error)
 		}
 		return ready[i].name < ready[j].name
 	})
-	for _, c := range ready {
-		if ctx.Err() != nil {
-			return next, nil
+
+	// The outcome of each ready tar; each is written by one goroutine
+	// (the placing loop or the committer) and read after both are done.
+	outcome := make([]error, len(ready))
+	for i := range outcome {
+		outcome[i] = errNotTried
+	}
+	type queued struct {
+		i   int
+		job *tarJob
+	}
+	placed := make(chan queued, maxBatch)
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		for q := range placed {
+			batch := []queued{q}
+			bytes := q.job.size
+		more:
+			for len(batch) < maxBatch && bytes < maxBatchBytes {
+				select {
+				case q, ok := <-placed:
+					if !ok {
+						break more
+					}
+					batch = append(batch, q)
+					bytes += q.job.size
+				default:
+					break more
+				}
+			}
+			jobs := make([]*tarJob, len(batch))
+			for k, q := range batch {
+				jobs[k] = q.job
+			}
+			for k, err := range im.finish(ctx, jobs) {
+				outcome[batch[k].i] = err
+			}
 		}
+	}()
+	for i, c := range ready {
+		if ctx.Err() != nil {
+			break
+		}
+		// A recording placed but not yet committed holds its lock: a
+		// second tar of it waits in place() until the committer is done
+		// with the first.
+		job, err := im.prepare(ctx, filepath.Join(spool, c.name))
+		if err != nil || job == nil {
+			outcome[i] = err
+			continue
+		}
+		placed <- queued{i, job}
+	}
+	close(placed)
+	<-committed
+
+	for i, c := range ready {
+		err := outcome[i]
 		p := filepath.Join(spool, c.name)
-		err := im.ImportTar(ctx, p)
 		switch {
+		case err == errNotTried:
 		case err == nil, errors.Is(err, fs.ErrNotExist):
 			delete(im.retries, c.name)
 		case ctx.Err() != nil:
-			return next, nil
+			// Cancelled: the tar waits, its attempts uncounted.
 		case errors.Is(err, ErrBadRecording):
 			if _, serr := os.Lstat(p); serr == nil {
 				im.retries[c.name] = &retryState{mod: c.mod, size: c.size, stuck: true}
@@ -448,20 +570,45 @@ func (im *Importer) ImportSpool(ctx context.Context) (next time.Time, err error)
 // claimName), so a newer tar of the same recording sent meanwhile lands
 // beside it instead of being removed with it. On a transient error the
 // claim goes back to its name, unless a newer tar took it.
-func (im *Importer) ImportTar(ctx context.Context, p string) (err error) {
+func (im *Importer) ImportTar(ctx context.Context, p string) error {
+	defer im.dropStaging()
+	job, err := im.prepare(ctx, p)
+	if err != nil || job == nil {
+		return err
+	}
+	return im.finish(ctx, []*tarJob{job})[0]
+}
+
+// tarJob is a claimed tar whose recording is placed in the library (its
+// lock held), waiting to be made durable and committed by finish.
+type tarJob struct {
+	name, path, claimed string // the tar's name, its path in the spool, its claimed path
+	work                string // its staging directory in work/ (takeStaging)
+	size                int64  // of the tar
+	formats             []string
+	placed              *placed
+}
+
+// prepare claims the tar p, extracts it into work/ and places its
+// recording into the library (see place). It returns a nil job when there
+// is nothing to commit (the recording was deleted through the API: the tar
+// is dropped). On error nothing is left placed, and the tar is back in the
+// spool, or in failed/ when the error wraps ErrBadRecording.
+func (im *Importer) prepare(ctx context.Context, p string) (job *tarJob, err error) {
 	name := filepath.Base(p)
 	nameID, serverID := parseTarName(name)
 	// Lstat first: opening a fifo would block, a symlink leads anywhere.
-	if fi, err := os.Lstat(p); err != nil {
-		return err
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return nil, err
 	} else if !fi.Mode().IsRegular() {
 		err := bad("%s is not a regular file", name)
 		im.reject(p, name, err.Error())
-		return err
+		return nil, err
 	}
 	claimed := filepath.Join(filepath.Dir(p), claimName(name))
 	if err := os.Rename(p, claimed); err != nil {
-		return err
+		return nil, err
 	}
 	defer func() {
 		if err != nil && !errors.Is(err, ErrBadRecording) {
@@ -470,15 +617,19 @@ func (im *Importer) ImportTar(ctx context.Context, p string) (err error) {
 	}()
 	f, err := os.Open(claimed)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
-	dir, err := im.c.Library.tempDir("import-")
+	dir, err := im.takeStaging()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer removeAll(dir)
-	st, err := Extract(ctx, f, dir, im.c.Limits)
+	defer func() {
+		if job == nil {
+			removeAll(dir)
+		}
+	}()
+	st, err := extractForImport(ctx, f, dir, im.c.Limits, !im.c.NoSync)
 	if err == nil && nameID != "" && nameID != st.RecordID {
 		err = bad("the file name names record %s, the tar holds %s", nameID, st.RecordID)
 	}
@@ -486,75 +637,122 @@ func (im *Importer) ImportTar(ctx context.Context, p string) (err error) {
 		if errors.Is(err, ErrBadRecording) {
 			im.reject(claimed, name, err.Error())
 		}
-		return err
+		return nil, err
 	}
 	f.Close()
-	e, err := im.install(ctx, st, serverID)
+	pl, err := im.place(ctx, st, serverID)
 	if errors.Is(err, errDeleted) {
 		im.log.Info("recording was deleted through the API: its tar is dropped",
 			zap.String("file", name), zap.String("record_id", st.RecordID))
 		if err := os.Remove(claimed); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
+			return nil, err
 		}
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := im.flush(); err != nil {
-		return err // the tar stays: importing it again is harmless
-	}
-	if err := os.Remove(claimed); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		// Imported all the same; the next pass imports it again, harmlessly.
-		im.log.Warn("recording imported but its tar could not be removed", zap.String("file", name), zap.Error(err))
-	}
-	im.log.Info("recording imported", zap.String("file", name), zap.String("record_id", e.RecordID),
-		zap.Strings("formats", st.Formats), zap.Bool("published", e.Published), zap.String("server", e.ServerID))
-	if im.c.Observer != nil {
-		im.c.Observer.Imported(e)
-	}
-	return nil
+	return &tarJob{name: name, path: p, claimed: claimed, work: dir, size: fi.Size(), formats: st.Formats, placed: pl}, nil
 }
 
-// flush makes the placed files durable before their source goes: the
-// commit is durable already, so a power loss then leaves a row whose
-// files may be lost, and the tar (or source directory) to repair it.
-func (im *Importer) flush() error {
-	if im.c.NoSync {
-		return nil
+// finish makes the recordings of jobs durable and commits them together
+// (commit), then removes the tars of those committed and puts back those
+// that failed. It returns each job's error.
+func (im *Importer) finish(ctx context.Context, jobs []*tarJob) []error {
+	ps := make([]*placed, len(jobs))
+	for i, j := range jobs {
+		ps[i] = j.placed
 	}
-	if err := syncFS(im.c.Library.WorkDir); err != nil {
-		return fmt.Errorf("recordings: flushing imported files: %w", err)
+	saved, errs := im.commit(ctx, ps)
+	for i, j := range jobs {
+		if errs[i] != nil {
+			removeAll(j.work) // the staged files, put back by the undo
+			unclaim(j.claimed, j.path)
+			continue
+		}
+		im.putStaging(j.work)
+		if err := os.Remove(j.claimed); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			// Imported all the same; the next pass imports it again, harmlessly.
+			im.log.Warn("recording imported but its tar could not be removed", zap.String("file", j.name), zap.Error(err))
+		}
+		e := saved[i]
+		im.log.Info("recording imported", zap.String("file", j.name), zap.String("record_id", e.RecordID),
+			zap.Strings("formats", j.formats), zap.Bool("published", e.Published), zap.String("server", e.ServerID))
+		if im.c.Observer != nil {
+			im.c.Observer.Imported(e)
+		}
 	}
-	return nil
+	return errs
 }
 
 // errDeleted: the recording was deleted through the API; an import must
 // not bring it back.
 var errDeleted = errors.New("recordings: recording was deleted through the API")
 
-// install places a staged recording into the library and commits it to
-// the store, under the recording's lock. Formats of the stored recording
-// that the staged one lacks keep their files and rows (BBB may send a
-// later tar without an earlier format). On failure every rename is undone
-// and the staged files are back in st.Dir.
+// placed is a recording whose files are in place in the library and whose
+// row is not committed yet: its lock is held until commit commits it or
+// puts the files back.
+type placed struct {
+	id     string
+	e      Entry    // the row to commit
+	trees  []string // the format directories placed from the staged tree
+	done   moves    // every rename, to undo them
+	aside  string   // the replaced directories, removed once committed
+	unlock func()
+}
+
+// release ends a placement: the lock goes, and the replaced directories.
+func (p *placed) release() {
+	p.unlock()
+	removeAll(p.aside)
+}
+
+// undo puts every file back where it was (the staged files back into the
+// Staged's Dir) and releases the placement.
+func (p *placed) undo(log *zap.Logger, cause error) {
+	if uerr := p.done.undo(); uerr != nil {
+		log.Error("recording files could not be put back; importing its tar again repairs them",
+			zap.String("record_id", p.id), zap.NamedError("undo_error", uerr), zap.Error(cause))
+	}
+	p.release()
+}
+
+// install places a staged recording into the library, makes it durable
+// and commits it: place and commit for one recording.
 func (im *Importer) install(ctx context.Context, st *Staged, serverID string) (Entry, error) {
+	p, err := im.place(ctx, st, serverID)
+	if err != nil {
+		return Entry{}, err
+	}
+	saved, errs := im.commit(ctx, []*placed{p})
+	return saved[0], errs[0]
+}
+
+// place moves a staged recording into the library, under the recording's
+// lock, and returns it placed: the lock is still held and the row is not
+// written (commit does both). Formats of the stored recording that the
+// staged one lacks keep their files and rows (BBB may send a later tar
+// without an earlier format). On failure every rename is undone, the
+// staged files are back in st.Dir and the lock is released.
+func (im *Importer) place(ctx context.Context, st *Staged, serverID string) (_ *placed, err error) {
 	lib, id := im.c.Library, st.RecordID
-	var aside string // the replaced directories, removed after the lock is released
-	defer func() { removeAll(aside) }()
-	unlock := lib.Lock(id)
-	defer unlock()
+	p := &placed{id: id, unlock: lib.Lock(id)}
+	defer func() {
+		if err != nil {
+			p.undo(im.log, err)
+		}
+	}()
 
 	old, exists, err := im.c.Store.Recording(ctx, id)
 	if err != nil {
-		return Entry{}, err
+		return nil, err
 	}
 	if exists && old.State == StateDeleted {
 		// Files a crashed delete left behind go too.
 		if err := lib.Remove(id, ""); err != nil {
 			im.log.Warn("removing files of a deleted recording", zap.String("record_id", id), zap.Error(err))
 		}
-		return Entry{}, errDeleted
+		return nil, errDeleted
 	}
 	published := st.Recording.Published && !im.c.ImportUnpublished
 	e := Entry{Recording: st.Recording, ServerID: serverID, Protected: im.c.ProtectByDefault}
@@ -593,40 +791,34 @@ func (im *Importer) install(ctx context.Context, st *Staged, serverID string) (E
 
 	onDisk, err := lib.Formats(id)
 	if err != nil {
-		return Entry{}, err
+		return nil, err
 	}
 	inTar := map[string]bool{}
 	for _, f := range st.Formats {
 		inTar[f] = true
 	}
-	var done moves
-	fail := func(err error) (Entry, error) {
-		if uerr := done.undo(); uerr != nil {
-			im.log.Error("recording files could not be put back; importing its tar again repairs them",
-				zap.String("record_id", id), zap.NamedError("undo_error", uerr), zap.Error(err))
-		}
-		return Entry{}, err
-	}
 	setAside := func(fd FormatDir) error {
-		if aside == "" {
+		if p.aside == "" {
 			var err error
-			if aside, err = lib.tempDir("old-"); err != nil {
+			if p.aside, err = lib.tempDir("old-"); err != nil {
 				return err
 			}
 		}
-		return done.rename(lib.Dir(id, fd.Format, fd.Published), filepath.Join(aside, fmt.Sprintf("%s-%t", fd.Format, fd.Published)))
+		return p.done.rename(lib.Dir(id, fd.Format, fd.Published), filepath.Join(p.aside, fmt.Sprintf("%s-%t", fd.Format, fd.Published)))
 	}
 	for _, fd := range onDisk {
 		if inTar[fd.Format] {
 			if err := setAside(fd); err != nil {
-				return fail(err)
+				return nil, err
 			}
 		}
 	}
 	for _, f := range st.Formats {
-		if err := done.rename(filepath.Join(st.Dir, f, id), lib.Dir(id, f, published)); err != nil {
-			return fail(err)
+		dst := lib.Dir(id, f, published)
+		if err := p.done.rename(filepath.Join(st.Dir, f, id), dst); err != nil {
+			return nil, err
 		}
+		p.trees = append(p.trees, dst)
 	}
 	if exists {
 		for _, of := range old.Formats {
@@ -644,22 +836,83 @@ func (im *Importer) install(ctx context.Context, st *Staged, serverID string) (E
 			case here && there:
 				err = setAside(FormatDir{of.Type, !published})
 			case there:
-				err = done.rename(lib.Dir(id, of.Type, !published), lib.Dir(id, of.Type, published))
+				err = p.done.rename(lib.Dir(id, of.Type, !published), lib.Dir(id, of.Type, published))
 			case !here:
 				im.log.Warn("recording format has no files: dropped", zap.String("record_id", id), zap.String("format", of.Type))
 				continue
 			}
 			if err != nil {
-				return fail(err)
+				return nil, err
 			}
 			e.Formats = append(e.Formats, of)
 		}
 	}
-	saved, err := im.c.Store.SaveImport(ctx, e)
-	if err != nil {
-		return fail(err)
+	p.e = e
+	return p, nil
+}
+
+// commit makes placed recordings durable (their files, then the
+// directories their renames changed: see sync_durable.go) and commits
+// their rows in one synced transaction; if that fails, each is committed
+// alone, so that one bad row does not hold the others back. Each
+// placement is released, or undone when its commit failed. It returns the
+// entries as stored and the error of each.
+func (im *Importer) commit(ctx context.Context, ps []*placed) ([]Entry, []error) {
+	saved := make([]Entry, len(ps))
+	errs := make([]error, len(ps))
+	failAll := func(err error) ([]Entry, []error) {
+		for i, p := range ps {
+			errs[i] = err
+			p.undo(im.log, err)
+		}
+		return saved, errs
 	}
-	return saved, nil
+	if err := ctx.Err(); err != nil {
+		return failAll(err)
+	}
+	if !im.c.NoSync {
+		var set syncSet
+		work := im.c.Library.WorkDir
+		for _, p := range ps {
+			for _, t := range p.trees {
+				if err := set.addTree(t); err != nil {
+					return failAll(fmt.Errorf("recordings: flushing imported files: %w", err))
+				}
+			}
+			for _, mv := range p.done {
+				set.addRename(work, mv.from, mv.to)
+			}
+		}
+		if err := set.sync(); err != nil {
+			return failAll(fmt.Errorf("recordings: flushing imported files: %w", err))
+		}
+	}
+	es := make([]Entry, len(ps))
+	for i, p := range ps {
+		es[i] = p.e
+	}
+	got, err := im.c.Store.SaveImports(ctx, es)
+	if err == nil {
+		for i, p := range ps {
+			saved[i] = got[i]
+			p.release()
+		}
+		return saved, errs
+	}
+	if len(ps) == 1 || ctx.Err() != nil {
+		return failAll(err)
+	}
+	for i, p := range ps {
+		got, err := im.c.Store.SaveImports(ctx, es[i:i+1])
+		if err != nil {
+			errs[i] = err
+			p.undo(im.log, err)
+			continue
+		}
+		saved[i] = got[0]
+		p.release()
+	}
+	return saved, errs
 }
 
 // reject moves a spool file to failed/ beside a <name>.error file saying

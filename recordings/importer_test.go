@@ -428,7 +428,7 @@ func TestSettle(t *testing.T) {
 	r.consistent(id2)
 }
 
-// flakyStore fails SaveImport while fail is set.
+// flakyStore fails SaveImports while fail is set.
 type flakyStore struct {
 	*store.DB
 	mu    sync.Mutex
@@ -436,15 +436,15 @@ type flakyStore struct {
 	calls int
 }
 
-func (s *flakyStore) SaveImport(ctx context.Context, e recordings.Entry) (recordings.Entry, error) {
+func (s *flakyStore) SaveImports(ctx context.Context, es []recordings.Entry) ([]recordings.Entry, error) {
 	s.mu.Lock()
 	s.calls++
 	err := s.fail
 	s.mu.Unlock()
 	if err != nil {
-		return e, err
+		return nil, err
 	}
-	return s.DB.SaveImport(ctx, e)
+	return s.DB.SaveImports(ctx, es)
 }
 
 func TestSaveImportFailureRollsBackAndRetries(t *testing.T) {
@@ -603,16 +603,16 @@ func (r *importRig) awaitRow(id string) {
 	}
 }
 
-// cancelStore cancels the import's context inside SaveImport, before the
+// cancelStore cancels the import's context inside SaveImports, before the
 // commit: the importer is stopped at its most delicate point.
 type cancelStore struct {
 	*store.DB
 	cancel context.CancelFunc
 }
 
-func (s *cancelStore) SaveImport(ctx context.Context, e recordings.Entry) (recordings.Entry, error) {
+func (s *cancelStore) SaveImports(ctx context.Context, es []recordings.Entry) ([]recordings.Entry, error) {
 	s.cancel()
-	return s.DB.SaveImport(ctx, e)
+	return s.DB.SaveImports(ctx, es)
 }
 
 func TestInterruptedImportResumes(t *testing.T) {
@@ -681,18 +681,18 @@ func BenchmarkImportTar(b *testing.B) {
 	}
 }
 
-// hookStore runs hook inside SaveImport, before committing.
+// hookStore runs hook inside SaveImports, before committing.
 type hookStore struct {
 	*store.DB
 	hook func()
 }
 
-func (s *hookStore) SaveImport(ctx context.Context, e recordings.Entry) (recordings.Entry, error) {
+func (s *hookStore) SaveImports(ctx context.Context, es []recordings.Entry) ([]recordings.Entry, error) {
 	if s.hook != nil {
 		s.hook()
 		s.hook = nil
 	}
-	return s.DB.SaveImport(ctx, e)
+	return s.DB.SaveImports(ctx, es)
 }
 
 // A newer tar of the same name sent while the older one is being imported
@@ -732,4 +732,47 @@ func TestCrashedClaimIsRecovered(t *testing.T) {
 	if names := r.spoolNames(); len(names) != 0 {
 		t.Fatalf("spool: %v", names)
 	}
+}
+
+// One pass over tars of the same recording and others: the later tar of a
+// recording waits for the earlier one's commit (the committer holds its
+// lock) and is applied over it, in the spool's order.
+func TestSpoolPassWithTheSameRecordingTwice(t *testing.T) {
+	r := newImportRig(t)
+	ctx := context.Background()
+	id := recID(20)
+	base := time.Now().Add(-time.Hour)
+	tars := []struct {
+		name string
+		b    []byte
+	}{
+		{"a.tar", recordingTar(t, id, true, "presentation")},
+		{"b.tar", recordingTar(t, recID(21), true, "video")},
+		{"c.tar", recordingTar(t, id, true, "presentation", "video")},
+		{"d.tar", recordingTar(t, recID(22), false, "podcast")},
+	}
+	for i, tr := range tars {
+		p := r.spool(tr.name, tr.b)
+		at := base.Add(time.Duration(i) * time.Second)
+		if err := os.Chtimes(p, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.importer(nil).ImportSpool(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e := r.consistent(id); formatTypes(e) != "presentation,video" {
+		t.Fatalf("%s: %+v", id, e)
+	}
+	r.consistent(recID(21))
+	if e := r.consistent(recID(22)); e.Published {
+		t.Fatalf("%s: %+v", recID(22), e)
+	}
+	if n, f := r.obs.counts(); n != 4 || f != 0 {
+		t.Fatalf("observer: %d imported, %d failed", n, f)
+	}
+	if names := r.spoolNames(); len(names) != 0 {
+		t.Fatalf("spool: %v", names)
+	}
+	workEmpty(t, r.lib)
 }

@@ -66,12 +66,14 @@ type Store interface {
 	// only when q.Limit > 0; otherwise the number passed to each). It
 	// streams: a fetch-all over a large index is never held in memory.
 	Find(ctx context.Context, q Query, each func(*Entry) error) (int, error)
-	// SaveImport writes an imported recording in one transaction:
-	// fields, formats, thumbnails and metadata are replaced by e's, then
-	// the metadata edits made through UpdateMeta are applied again over
-	// them. It returns the entry as stored; an error means nothing was
-	// committed.
-	SaveImport(ctx context.Context, e Entry) (Entry, error)
+	// SaveImports writes imported recordings in one transaction: for
+	// each entry, fields, formats, thumbnails and metadata are replaced by
+	// its own, then the metadata edits made through UpdateMeta are applied
+	// again over them. The commit is durable when it returns: synced to
+	// stable storage, not only safe from a crash of the process (the
+	// importer removes the recordings' tars next). It returns the entries
+	// as stored, in the order of es; an error means nothing was committed.
+	SaveImports(ctx context.Context, es []Entry) ([]Entry, error)
 	// SetPublished sets the published flag and state of a recording and
 	// marks it PublishSet.
 	SetPublished(ctx context.Context, id string, published bool) error

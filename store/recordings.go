@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -411,32 +412,49 @@ func (s *DB) fillChildren(ctx context.Context, entries []*recordings.Entry) erro
 	return rows.Err()
 }
 
-// SaveImport implements recordings.Store.
+// SaveImport is SaveImports for one recording.
 func (s *DB) SaveImport(ctx context.Context, e recordings.Entry) (recordings.Entry, error) {
-	if err := s.inTx(ctx, func(tx *sql.Tx) error { return saveImport(ctx, tx, e) }); err != nil {
-		return e, fmt.Errorf("saving recording %s: %w", e.RecordID, err)
+	saved, err := s.SaveImports(ctx, []recordings.Entry{e})
+	if err != nil {
+		return e, err
 	}
-	// Committed: an error from here on would make the importer undo files
-	// of a row that stays. Without the read-back, e is what was written
-	// (short of re-applied metadata edits).
-	if saved, ok, err := s.Recording(ctx, e.RecordID); err == nil && ok {
-		return saved, nil
-	}
-	return e, nil
+	return saved[0], nil
 }
 
-// SaveImports is SaveImport for many recordings in one transaction, for
-// bulk loads (the benchmark's generator) where a commit per recording
-// would dominate.
-func (s *DB) SaveImports(ctx context.Context, es []recordings.Entry) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+// SaveImports implements recordings.Store: one transaction for all of es,
+// synced to stable storage before it returns (see durableTx), so that the
+// importer may then remove the recordings' tars.
+func (s *DB) SaveImports(ctx context.Context, es []recordings.Entry) ([]recordings.Entry, error) {
+	if err := s.durableTx(ctx, func(tx *sql.Tx) error {
 		for _, e := range es {
 			if err := saveImport(ctx, tx, e); err != nil {
 				return fmt.Errorf("saving recording %s: %w", e.RecordID, err)
 			}
 		}
 		return nil
-	})
+	}); err != nil {
+		return nil, err
+	}
+	// Committed: an error from here on would make the importer undo files
+	// of rows that stay. Without the read-back, an entry is what was
+	// written (short of re-applied metadata edits).
+	saved := append([]recordings.Entry(nil), es...)
+	ids := make([]string, len(es))
+	for i, e := range es {
+		ids[i] = e.RecordID
+	}
+	if got, err := s.Recordings(ctx, ids); err == nil {
+		byID := make(map[string]recordings.Entry, len(got))
+		for _, e := range got {
+			byID[e.RecordID] = e
+		}
+		for i, e := range es {
+			if g, ok := byID[e.RecordID]; ok {
+				saved[i] = g
+			}
+		}
+	}
+	return saved, nil
 }
 
 func saveImport(ctx context.Context, tx *sql.Tx, e recordings.Entry) error {
@@ -638,6 +656,41 @@ func (s *DB) changeOne(ctx context.Context, query string, args ...any) error {
 		return recordings.ErrNotFound
 	}
 	return nil
+}
+
+// durableTx is inTx with the commit synced to stable storage. The
+// database runs with synchronous=NORMAL, under which a WAL commit survives
+// a crash of the process but not a power loss (the WAL is synced only at
+// checkpoints). This transaction runs on a connection switched to
+// synchronous=FULL, which syncs the WAL at the commit: one fsync of one
+// file, whatever else is written to that disk. The connection is switched
+// back before it returns to the pool.
+func (s *DB) durableTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = FULL"); err != nil {
+		return err
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.Background(), "PRAGMA synchronous = NORMAL"); err != nil {
+			// Left at FULL, the connection would only be slower; drop it.
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	err = tx.Commit()
+	s.counts.reset()
+	return err
 }
 
 // inTx runs fn in one transaction (the DSN makes it BEGIN IMMEDIATE, so it

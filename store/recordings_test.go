@@ -173,6 +173,44 @@ func TestMetaEditsSurviveReimport(t *testing.T) {
 	}
 }
 
+// SaveImports commits a batch at once and gives back each entry as stored,
+// in order (metadata edits applied again); its connection, switched to
+// synchronous=FULL for the commit, goes back to NORMAL.
+func TestSaveImportsBatch(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	db.db.SetMaxOpenConns(1) // the commit's connection is the one read below
+	a := entry("alpha", 1000000000001, recordings.StatePublished, "title", "a")
+	b := entry("beta", 1000000000002, recordings.StateUnpublished, "title", "b")
+	save(t, db, a)
+	if err := db.UpdateMeta(ctx, []string{a.RecordID}, []recordings.MetaEntry{{Key: "title", Value: "edited"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.SaveImports(ctx, []recordings.Entry{b, a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].RecordID != b.RecordID || got[1].RecordID != a.RecordID {
+		t.Fatalf("entries %+v", got)
+	}
+	if want := []recordings.MetaEntry{{Key: "title", Value: "edited"}}; !reflect.DeepEqual(got[1].Meta, want) {
+		t.Fatalf("meta %v, want %v", got[1].Meta, want)
+	}
+	var sync int
+	if err := db.db.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil || sync != 1 {
+		t.Fatalf("synchronous %d, %v; want 1 (NORMAL)", sync, err)
+	}
+	// A failed batch commits nothing.
+	bad := entry("gamma", 1000000000003, recordings.StatePublished)
+	bad.Formats = append(bad.Formats, bad.Formats[0]) // the same format twice
+	if _, err := db.SaveImports(ctx, []recordings.Entry{entry("delta", 1000000000004, recordings.StatePublished), bad}); err == nil {
+		t.Fatal("a batch with a bad row committed")
+	}
+	if ids, _ := find(t, db, recordings.Query{MeetingIDs: []string{"delta", "gamma"}}); len(ids) != 0 {
+		t.Fatalf("rows of a failed batch: %v", ids)
+	}
+}
+
 func TestPublishDeleteProtect(t *testing.T) {
 	db := openTest(t)
 	ctx := context.Background()
@@ -289,26 +327,6 @@ func TestFindByTenant(t *testing.T) {
 				t.Fatalf("%+v returned a recording of tenant %q", tc.q, got)
 			}
 		}
-	}
-}
-
-func TestTenantOverrides(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	for _, o := range []TenantOverride{{Name: "b", Config: []byte(`{"name":"b"}`)}, {Name: "a", Removed: true}, {Name: "b", Config: []byte(`{"name":"b","max_meetings":2}`)}} {
-		if err := db.SaveTenantOverride(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := db.TenantOverrides(ctx)
-	if err != nil || len(got) != 2 || got[0].Name != "a" || !got[0].Removed || string(got[1].Config) != `{"name":"b","max_meetings":2}` {
-		t.Fatalf("overrides %+v, %v", got, err)
-	}
-	if err := db.DeleteTenantOverride(ctx, "a"); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := db.TenantOverrides(ctx); len(got) != 1 {
-		t.Fatalf("after delete: %+v", got)
 	}
 }
 
