@@ -58,7 +58,7 @@ if [ -f bench/recordings.sh ]; then
 	step "recordings: bench/recordings.sh $rec_args"
 	# shellcheck disable=SC2086 # rec_args is two numbers or nothing
 	bash bench/recordings.sh $rec_args | tee "$out/recordings.txt"
-	recordings=$(cat "$out/recordings.txt")
+	recordings=$(grep -v '^RESULT ' "$out/recordings.txt")
 fi
 
 # --- reading the figures back ---------------------------------------------
