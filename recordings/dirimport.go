@@ -28,9 +28,9 @@ type DirSkip struct {
 // <root>/<format>/<recordID>/metadata.xml (a published/ or unpublished/
 // directory), grouping the formats of each record id. Each recording is
 // checked like a tar (regular files and directories only, Limits, every
-// metadata.xml), copied into work/ (renamed when move is true; copied and
-// then removed when root is on another filesystem), and then placed and
-// committed exactly as an imported tar. Bad recordings, recordings
+// metadata.xml), copied into work/ (hard-linked when move is true, and
+// the source removed once the recording is committed), and then placed
+// and committed exactly as an imported tar. Bad recordings, recordings
 // deleted through the API and recordings whose import failed are listed in
 // the report and skipped. The error is for a root that cannot be read or
 // a cancelled ctx. The observer is not told (a bulk migration should not
@@ -109,42 +109,40 @@ func (im *Importer) importDirOne(ctx context.Context, root, id string, formats [
 		return err
 	}
 	defer removeAll(dir)
-	var renamed moves
-	var copied []string // sources to remove once committed (move across filesystems)
+	// With move, the files are hard-linked into work/ (copied across
+	// filesystems) and the sources removed only once the recording is
+	// committed: a source renamed into work/ would be lost to work/'s
+	// clean-up at the next start if the process died before that.
+	var moved []string // sources to remove once committed
 	for i, f := range formats {
 		dst := filepath.Join(dir, f, id)
-		if move {
-			err = renamed.rename(srcs[i], dst)
-			if errors.Is(err, syscall.EXDEV) {
-				err = copyTree(srcs[i], dst)
-				copied = append(copied, srcs[i])
-			}
-		} else {
-			err = copyTree(srcs[i], dst)
+		err = copyTree(srcs[i], dst, move)
+		if move && errors.Is(err, syscall.EXDEV) {
+			os.RemoveAll(dst)
+			err = copyTree(srcs[i], dst, false)
 		}
 		if err != nil {
-			renamed.undo()
 			return err
+		}
+		if move {
+			moved = append(moved, srcs[i])
 		}
 	}
 	// What is placed is what is checked: the copies.
 	if err := checkTrees([]string{dir}, lim); err != nil {
-		renamed.undo()
 		return err
 	}
 	st, err := stage(ctx, dir, id, formats)
 	if err != nil {
-		renamed.undo()
 		return err
 	}
 	e, err := im.install(ctx, st, "")
 	if err != nil {
-		renamed.undo() // install put the files back into dir
 		return err
 	}
 	// install made the copies durable before it committed: the sources
 	// may go.
-	for _, s := range copied {
+	for _, s := range moved {
 		if err := os.RemoveAll(s); err != nil {
 			im.log.Warn("removing an imported recording directory", zap.String("dir", s), zap.Error(err))
 		}
@@ -198,8 +196,9 @@ func checkTrees(dirs []string, lim Limits) error {
 }
 
 // copyTree copies a directory of regular files and directories (modes
-// 0644/0755, mtimes kept); anything else is refused.
-func copyTree(src, dst string) error {
+// 0644/0755, mtimes kept), or with link hard-links its files; anything
+// else is refused.
+func copyTree(src, dst string, link bool) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -215,6 +214,9 @@ func copyTree(src, dst string) error {
 		fi, err := d.Info()
 		if err != nil {
 			return err
+		}
+		if link {
+			return os.Link(p, to) // the same file: its time too
 		}
 		if err := copyFile(p, to); err != nil {
 			return err

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/bbb-balance/bbb_balance/recordings"
 )
 
 // writeTree writes tar entries as files under root (a BBB published/ tree).
@@ -121,4 +123,39 @@ func TestImportDirMove(t *testing.T) {
 		t.Fatal(err)
 	}
 	workEmpty(t, r.lib)
+}
+
+// sourceWatch is the index, checking at every commit that the moved
+// recording's source is still whole: until its commit, a process killed
+// at any moment leaves the user's recording where it was (work/ is
+// cleaned at the next start).
+type sourceWatch struct {
+	recordings.Store
+	t    *testing.T
+	file string
+	seen int
+}
+
+func (s *sourceWatch) SaveImports(ctx context.Context, es []recordings.Entry) ([]recordings.Entry, error) {
+	s.seen++
+	if _, err := os.Stat(s.file); err != nil {
+		s.t.Errorf("at the commit the source is gone: %v", err)
+	}
+	return s.Store.SaveImports(ctx, es)
+}
+
+func TestImportDirMoveKeepsTheSourceUntilCommitted(t *testing.T) {
+	r := newImportRig(t)
+	root := t.TempDir()
+	id := recID(1)
+	writeTree(t, root, formatFiles(id, "presentation", true))
+	watch := &sourceWatch{Store: r.db, t: t, file: filepath.Join(root, "presentation", id, "metadata.xml")}
+	im := r.importer(func(c *recordings.ImporterConfig) { c.Store = watch })
+	if rep, err := im.ImportDir(context.Background(), root, true); err != nil || rep.Imported != 1 || watch.seen == 0 {
+		t.Fatalf("%+v %v (commits seen %d)", rep, err, watch.seen)
+	}
+	if _, err := os.Stat(watch.file); !os.IsNotExist(err) {
+		t.Fatalf("moved, yet the source remains: %v", err)
+	}
+	r.consistent(id)
 }
