@@ -172,7 +172,10 @@ func replayableBody(body io.Reader) (func() io.Reader, bool) {
 func (m *Meetings) place(req *request, place balancer.Request) (balancer.Placement, error) {
 	pl, err := m.Pool.Place(req.r.Context(), place)
 	if err == nil && pl.Fresh {
-		m.Logger.Info("meeting placed", zap.String("meeting", place.Key), zap.String("server", pl.ServerID))
+		// Debug: at thousands of creates a second an info line each is a
+		// write to the log per create; caddy_bbb_placements_total and the
+		// admin API's registry say the same.
+		m.Logger.Debug("meeting placed", zap.String("meeting", place.Key), zap.String("server", pl.ServerID))
 		if m.Observer != nil {
 			m.Observer.Placement(pl.ServerID)
 		}

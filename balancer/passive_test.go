@@ -50,11 +50,19 @@ func TestPassiveHealth(t *testing.T) {
 			t.Fatalf("placed on %s (%v) while bbb1 is failing", pl.ServerID, err)
 		}
 	}
-	// Both failing: no server for new meetings.
+	// Both failing: rather than refuse every create, the least loaded of
+	// them is tried (bbb1, with nothing placed); one that just failed this
+	// create is still avoided.
 	p.ReportCall("bbb2", time.Millisecond, &bbb.CallError{Status: 503, Err: errors.New("HTTP 503")})
 	p.ReportCall("bbb2", time.Millisecond, &bbb.CallError{Status: 200, Err: errors.New("unreadable answer")})
-	if _, err := p.Place(ctx, Request{Key: "x", MeetingID: "x"}); !errors.Is(err, ErrNoServer) {
-		t.Fatalf("placed with every server failing: %v", err)
+	if f := failing(); !f["bbb1"] || !f["bbb2"] {
+		t.Fatalf("failing: %v, want both", f)
+	}
+	if pl, err := p.Place(ctx, Request{Key: "x", MeetingID: "x"}); err != nil || pl.ServerID != "bbb1" {
+		t.Fatalf("with every server failing: placed on %q (%v), want bbb1", pl.ServerID, err)
+	}
+	if _, err := p.Place(ctx, Request{Key: "x2", MeetingID: "x2", Avoid: []string{"bbb1", "bbb2"}}); !errors.Is(err, ErrNoServer) {
+		t.Fatalf("placed on a server the create just failed on: %v", err)
 	}
 	// Failures age out.
 	now = now.Add(11 * time.Second)

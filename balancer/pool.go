@@ -303,15 +303,24 @@ func (p *Pool) choose(spec string, avoid []string, now time.Time) (*server, erro
 	return nil, ErrNoServer
 }
 
-// leastLoaded picks, among enabled online servers that fit, are not
-// failing (passive health) and are not to be avoided, the one with the
-// lowest load; ties go to the one with fewer meetings, then to the lowest
-// id. Called with mu held.
+// leastLoaded picks, among enabled online servers that fit and are not
+// to be avoided, the one with the lowest load; ties go to the one with
+// fewer meetings, then to the lowest id. Servers whose calls failed lately
+// (passive health) are left out while another fits: when every one of
+// them is failing, trying one beats refusing every create until the
+// failures age out (a pool of one server, say). Called with mu held.
 func (p *Pool) leastLoaded(now time.Time, avoid []string, fits func(*server) bool) *server {
+	if best := p.leastLoadedOf(now, avoid, fits, false); best != nil {
+		return best
+	}
+	return p.leastLoadedOf(now, avoid, fits, true)
+}
+
+func (p *Pool) leastLoadedOf(now time.Time, avoid []string, fits func(*server) bool, failingToo bool) *server {
 	var best *server
 	var bestLoad float64
 	for _, s := range p.order {
-		if !s.takesMeetings() || !fits(s) || p.failing(s, now) || slices.Contains(avoid, s.ID) {
+		if !s.takesMeetings() || !fits(s) || slices.Contains(avoid, s.ID) || (!failingToo && p.failing(s, now)) {
 			continue
 		}
 		l := s.load(p.model, now)

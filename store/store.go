@@ -26,7 +26,8 @@ type DB struct {
 	writes chan writeOp
 	stop   chan struct{}
 	done   chan struct{}
-	counts countCache // totals of paginated recording queries
+	counts countCache           // totals of paginated recording queries
+	stmts  map[string]*sql.Stmt // the writer's prepared statements (writer.go)
 }
 
 // Open opens (creating if needed) the SQLite file at path and brings its
@@ -63,6 +64,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 func (s *DB) Close() error {
 	close(s.stop)
 	<-s.done
+	for _, st := range s.stmts { // the writer is done with them
+		if st != nil {
+			st.Close()
+		}
+	}
 	return s.db.Close()
 }
 
