@@ -681,30 +681,27 @@ func (s *DB) durableTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		}
 	}()
 	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	err = tx.Commit()
-	s.counts.reset()
-	return err
+	return s.runTx(tx, err, fn)
 }
 
 // inTx runs fn in one transaction (the DSN makes it BEGIN IMMEDIATE, so it
 // never fails half-way on a lock upgrade).
 func (s *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
+	return s.runTx(tx, err, fn)
+}
+
+// runTx runs fn in tx, just begun (or not: begin is its error), and
+// commits it; the recordings' cached totals are stale after any write.
+func (s *DB) runTx(tx *sql.Tx, begin error, fn func(*sql.Tx) error) error {
+	if begin != nil {
+		return begin
 	}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
 		return err
 	}
-	err = tx.Commit()
+	err := tx.Commit()
 	s.counts.reset()
 	return err
 }

@@ -140,19 +140,8 @@ func main() {
 // moves into published/, the fsyncs of what each import wrote and the
 // synced commits (batched when they queue up).
 func measureImport(ctx context.Context, n int) {
-	root, err := os.MkdirTemp("", "bbbrecbench-import-")
-	if err != nil {
-		log.Fatal(err)
-	}
+	root, lib, db := importPlace(ctx, "bbbrecbench-import-")
 	defer os.RemoveAll(root)
-	lib, err := recordings.NewLibrary(recordings.LibraryConfig{Root: root})
-	if err != nil {
-		log.Fatal(err)
-	}
-	db, err := store.Open(ctx, filepath.Join(root, "import.sqlite"))
-	if err != nil {
-		log.Fatal(err)
-	}
 	defer db.Close()
 	var bytes int64
 	for i := range n {
@@ -186,19 +175,8 @@ func measureImport(ctx context.Context, n int) {
 // pace at which the importer writes a large recording and makes it
 // durable, to compare with the disk's (bench/recordings.sh measures it).
 func measureBigImport(ctx context.Context, mib int) {
-	root, err := os.MkdirTemp("", "bbbrecbench-big-")
-	if err != nil {
-		log.Fatal(err)
-	}
+	root, lib, db := importPlace(ctx, "bbbrecbench-big-")
 	defer os.RemoveAll(root)
-	lib, err := recordings.NewLibrary(recordings.LibraryConfig{Root: root})
-	if err != nil {
-		log.Fatal(err)
-	}
-	db, err := store.Open(ctx, filepath.Join(root, "import.sqlite"))
-	if err != nil {
-		log.Fatal(err)
-	}
 	defer db.Close()
 	r := rectest.Recording{MeetingID: "big", Published: true}
 	id := r.WithDefaults().ID
@@ -313,4 +291,20 @@ func generate(i int) recordings.Entry {
 				ProcessingTime: 400000, DurationMS: 3600000, Length: 60, Size: 125000000},
 		},
 	}}
+}
+
+// importPlace makes a fresh library and index in a temporary directory
+// (root; the caller removes it and closes db) for an import measurement.
+func importPlace(ctx context.Context, prefix string) (root string, lib *recordings.Library, db *store.DB) {
+	root, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if lib, err = recordings.NewLibrary(recordings.LibraryConfig{Root: root}); err != nil {
+		log.Fatal(err)
+	}
+	if db, err = store.Open(ctx, filepath.Join(root, "import.sqlite")); err != nil {
+		log.Fatal(err)
+	}
+	return root, lib, db
 }
