@@ -72,20 +72,24 @@ func (ph PassiveHealth) failed(took time.Duration, err error) bool {
 }
 
 // failing reports whether s's recent failed calls keep it out of
-// placement. Called with mu held.
+// placement. Called with mu held, for reading only: it counts and never
+// trims (ReportCall trims, under the write lock).
 func (p *Pool) failing(s *server, now time.Time) bool {
 	ph := p.passive
-	if ph.FailDuration <= 0 || len(s.failures) == 0 {
-		return false
-	}
-	return len(recent(s.failures, now.Add(-ph.FailDuration))) >= max(ph.MaxFails, 1)
+	return ph.FailDuration > 0 && countAfter(s.failures, now.Add(-ph.FailDuration)) >= max(ph.MaxFails, 1)
 }
 
-// recent returns the times in ts (oldest first) after since, reusing ts.
-func recent(ts []time.Time, since time.Time) []time.Time {
-	i := 0
-	for i < len(ts) && !ts[i].After(since) {
-		i++
+// countAfter counts the times in ts (oldest first) after since.
+func countAfter(ts []time.Time, since time.Time) int {
+	n := 0
+	for i := len(ts) - 1; i >= 0 && ts[i].After(since); i-- {
+		n++
 	}
-	return append(ts[:0], ts[i:]...)
+	return n
+}
+
+// recent returns the times in ts (oldest first) after since, reusing ts's
+// array: only for the slice's owner, under the write lock.
+func recent(ts []time.Time, since time.Time) []time.Time {
+	return append(ts[:0], ts[len(ts)-countAfter(ts, since):]...)
 }

@@ -113,3 +113,28 @@ func TestPollReportsCopies(t *testing.T) {
 		t.Fatalf("the meeting's own server reports copies %v", ch.Copies)
 	}
 }
+
+// Asking whether a server is failing (placement, listings under the read
+// lock) changes nothing: an expired failure ages out once, and the
+// remaining ones are counted once each however often it is asked.
+func TestFailingIsARead(t *testing.T) {
+	p := NewPool(newMemStore())
+	setOnline(p, servers(1))
+	now := time.Now()
+	p.now = func() time.Time { return now }
+	p.SetPassiveHealth(PassiveHealth{FailDuration: 10 * time.Second, MaxFails: 3})
+	refused := &bbb.CallError{Call: "create", Err: errors.New("connection refused")}
+	for range 3 {
+		p.ReportCall("bbb1", time.Millisecond, refused)
+		now = now.Add(time.Second)
+	}
+	if !p.Servers()[0].Failing {
+		t.Fatal("not failing after 3 failures")
+	}
+	now = now.Add(8500 * time.Millisecond) // two of the three failures have aged out
+	for range 3 {
+		if p.Servers()[0].Failing {
+			t.Fatal("failing with 1 recent failure of 3")
+		}
+	}
+}
