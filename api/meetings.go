@@ -111,6 +111,12 @@ func (m *Meetings) create(w http.ResponseWriter, req *request) {
 		}
 	}
 	maxParticipants, _ := strconv.Atoi(req.params.Get("maxParticipants"))
+	var readyURL string
+	if m.ReadyURLs != nil {
+		// The server would sign the recording-ready call with its own
+		// secret; the balancer calls it after the import (package callbacks).
+		req.params, readyURL = callbacks.TakeReadyURL(req.params)
+	}
 	place := balancer.Request{Key: key, MeetingID: key, Tags: tags, MaxParticipants: maxParticipants}
 	body, replayable := replayableBody(req.body)
 	var failed balancer.Placement // the last server that failed this create
@@ -121,7 +127,7 @@ func (m *Meetings) create(w http.ResponseWriter, req *request) {
 		if err != nil {
 			if failure != nil {
 				// No other server to try: the client hears what went wrong.
-				m.created(w, req, failed, nil, failure)
+				m.created(w, req, failed, nil, failure, readyURL)
 				return
 			}
 			m.placementFailed(w, key, err)
@@ -129,7 +135,7 @@ func (m *Meetings) create(w http.ResponseWriter, req *request) {
 		}
 		res, err := m.sendCreate(req, pl)
 		if err == nil || !pl.Fresh || !replayable || attempt == maxCreateTries || !bbb.Unanswered(err) {
-			m.created(w, req, pl, res, err)
+			m.created(w, req, pl, res, err, readyURL)
 			return
 		}
 		// Refused, or closed without an answer: the server is failing
@@ -203,11 +209,6 @@ func (m *Meetings) placementFailed(w http.ResponseWriter, key string, err error)
 func (m *Meetings) sendCreate(req *request, pl balancer.Placement) (*bbb.Result, error) {
 	route := balancer.Route{MeetingID: pl.Key, ServerID: pl.ServerID, Server: pl.Server}
 	params := paramsFor(req, route)
-	if m.ReadyURLs != nil {
-		// The server would sign the call with its own secret; the
-		// balancer calls it after the import (package callbacks).
-		params, _ = callbacks.TakeReadyURL(params)
-	}
 	if m.Callbacks != nil {
 		params = m.Callbacks.Intercept(req.r.Context(), params, publicHost(m.PublicURL, req.r),
 			callbacks.Meeting{Key: req.key, ServerID: pl.ServerID, MeetingID: req.meetingID, SecretTag: bbb.SecretTag(req.secret)}, pl.Placed)
@@ -223,8 +224,9 @@ func (m *Meetings) sendCreate(req *request, pl balancer.Placement) (*bbb.Result,
 }
 
 // created answers a create with its server's answer and keeps the
-// registry in step: the meeting is confirmed, or a fresh placement undone.
-func (m *Meetings) created(w http.ResponseWriter, req *request, pl balancer.Placement, res *bbb.Result, err error) {
+// registry in step: the meeting is confirmed (with the front-end's
+// recording-ready URL, if any), or a fresh placement undone.
+func (m *Meetings) created(w http.ResponseWriter, req *request, pl balancer.Placement, res *bbb.Result, err error, readyURL string) {
 	key := req.key
 	route := balancer.Route{MeetingID: key, ServerID: pl.ServerID, Server: pl.Server}
 	m.answer(w, req, route, res, err, msgCreateFailed)
@@ -236,7 +238,7 @@ func (m *Meetings) created(w http.ResponseWriter, req *request, pl balancer.Plac
 		if err := m.Pool.Confirm(ctx, key, route.MeetingID, pl.ServerID); err != nil {
 			m.Logger.Error("recording a meeting failed", zap.String("meeting", key), zap.Error(err))
 		}
-		if _, readyURL := callbacks.TakeReadyURL(req.params); readyURL != "" && m.ReadyURLs != nil {
+		if readyURL != "" {
 			if err := m.ReadyURLs.SaveReadyURL(ctx, key, readyURL, bbb.SecretTag(req.secret)); err != nil {
 				m.Logger.Error("keeping the recording-ready URL failed", zap.String("meeting", key), zap.Error(err))
 			}
