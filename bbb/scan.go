@@ -72,7 +72,9 @@ func scanMeetings(b []byte) (*MeetingsResponse, error) {
 			// the text around the children.
 			content := b[starts[depth-1]:closeStart:closeStart]
 			text := content
-			if bytes.IndexByte(text, '<') >= 0 {
+			// With child elements, or a carriage return (which XML reads
+			// as a line feed), it is encoding/xml's to read.
+			if bytes.IndexByte(text, '<') >= 0 || bytes.IndexByte(text, '\r') >= 0 {
 				text = nil
 			}
 			path, starts = path[:depth-1], starts[:depth-1]
