@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: what CI runs and what a developer runs on a
 # fresh machine. Needs Go 1.26, gcc (cgo, for SQLite) and Node.js with npm;
-# it installs Debian's chromium, curl and openssl (apt-get, as root or with
-# sudo) when they are missing.
+# it installs Debian's chromium, curl, openssl and postgresql (apt-get, as
+# root or with sudo) when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +25,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# A throwaway PostgreSQL cluster for the tests that run against PostgreSQL
+# (installs Debian's postgresql when missing; removed when this script ends).
+source scripts/postgres.sh
+export BBB_REQUIRE_POSTGRES=1
 
 echo "== npm: installing bigbluebutton-js@0.2.0 for the end-to-end client run"
 npm install --prefix e2e/npm --no-package-lock --no-audit --no-fund --loglevel=error

@@ -68,8 +68,9 @@ func (s *DB) MeetingCallbacks(ctx context.Context, key string) (callbacks.Meetin
 }
 
 // TakeMeetingCallback implements callbacks.Store. The transaction takes
-// the write lock at its start (_txlock=immediate), so two calls racing
-// cannot both get the URL.
+// the write lock at its start (SQLite: _txlock=immediate; PostgreSQL: the
+// row's lock, FOR UPDATE), so two calls racing, on one instance or on
+// several, cannot both get the URL.
 func (s *DB) TakeMeetingCallback(ctx context.Context, key, serverID, kind string) (callbacks.Meeting, bool, error) {
 	var column string
 	switch kind {
@@ -86,7 +87,7 @@ func (s *DB) TakeMeetingCallback(ctx context.Context, key, serverID, kind string
 	}
 	defer tx.Rollback()
 	c, ok, err := scanMeetingCallbacks(tx.QueryRowContext(ctx, "SELECT "+meetingCallbackColumns+
-		" FROM meeting_callbacks WHERE key = ? AND server_id = ? AND "+column+" != ''", key, serverID))
+		" FROM meeting_callbacks WHERE key = ? AND server_id = ? AND "+column+" != ''"+s.forUpdate(), key, serverID))
 	if err != nil || !ok {
 		return callbacks.Meeting{}, false, err
 	}

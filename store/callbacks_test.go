@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -10,9 +9,11 @@ import (
 	"github.com/bbb-balance/bbb_balance/callbacks"
 )
 
-func TestMeetingCallbacks(t *testing.T) {
+func TestMeetingCallbacks(t *testing.T) { forEachEngine(t, testMeetingCallbacks) }
+
+func testMeetingCallbacks(t *testing.T, loc string) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "x.db"))
+	db, err := Open(ctx, loc)
 	if err != nil {
 		t.Fatal(err)
 	}

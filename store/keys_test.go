@@ -3,13 +3,14 @@ package store
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"testing"
 )
 
-func TestSigningKey(t *testing.T) {
+func TestSigningKey(t *testing.T) { forEachEngine(t, testSigningKey) }
+
+func testSigningKey(t *testing.T, loc string) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "x.db")
+	path := loc
 	db, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)

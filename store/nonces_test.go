@@ -2,14 +2,15 @@ package store
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 )
 
-func TestUseNonce(t *testing.T) {
+func TestUseNonce(t *testing.T) { forEachEngine(t, testUseNonce) }
+
+func testUseNonce(t *testing.T, loc string) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "x.db")
+	path := loc
 	db, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)

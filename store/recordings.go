@@ -89,7 +89,7 @@ func (s *DB) Find(ctx context.Context, q recordings.Query, each func(*recordings
 		n := total
 		if q.Limit == 0 {
 			_, match := metaMatch("lm", q.Meta[lead].Value)
-			if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM recording_meta lm WHERE lm.key = ? AND "+match.sql+" LIMIT ?)",
+			if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM recording_meta lm WHERE lm.key = ? AND "+match.sql+" LIMIT ?) AS lead",
 				append(append([]any{q.Meta[lead].Key}, match.args...), leadLimit)...).Scan(&n); err != nil {
 				return 0, err
 			}
@@ -209,7 +209,7 @@ func findWhere(q recordings.Query, lead int) (string, string, []any) {
 		var ors []string
 		for _, p := range q.RecordIDs {
 			ors = append(ors, "(r.record_id >= ? AND r.record_id < ?)")
-			args = append(args, p, p+"\xff")
+			args = append(args, p, p+prefixEnd)
 		}
 		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
 	case len(q.MeetingIDs) > 0:
@@ -293,15 +293,15 @@ type sqlMatch struct {
 func metaMatch(t, v string) (matchKind, sqlMatch) {
 	switch {
 	case v == "%":
-		return anyValue, sqlMatch{"1", nil}
+		return anyValue, sqlMatch{"1 = 1", nil}
 	case len(v) >= 2 && strings.HasPrefix(v, "%") && strings.HasSuffix(v, "%"):
 		return containsMatch, sqlMatch{"instr(" + t + ".value, ?) > 0", []any{v[1 : len(v)-1]}}
 	case strings.HasPrefix(v, "%"):
 		x := v[1:]
-		return suffixMatch, sqlMatch{"substr(" + t + ".value, -length(?)) = ?", []any{x, x}}
+		return suffixMatch, sqlMatch{"substr(" + t + ".value, length(" + t + ".value) - length(?) + 1) = ?", []any{x, x}}
 	case strings.HasSuffix(v, "%"):
 		x := v[:len(v)-1]
-		return prefixMatch, sqlMatch{t + ".value >= ? AND " + t + ".value < ?", []any{x, x + "\xff"}}
+		return prefixMatch, sqlMatch{t + ".value >= ? AND " + t + ".value < ?", []any{x, x + prefixEnd}}
 	default:
 		return exactMatch, sqlMatch{t + ".value = ?", []any{v}}
 	}
@@ -478,7 +478,7 @@ func saveImport(ctx context.Context, tx *sql.Tx, e recordings.Entry) error {
 			participants = excluded.participants, raw_size = excluded.raw_size,
 			breakout = excluded.breakout,
 			server_id = CASE WHEN excluded.server_id = '' THEN recordings.server_id ELSE excluded.server_id END,
-			protected = excluded.protected, publish_set = recordings.publish_set OR excluded.publish_set,
+			protected = excluded.protected, publish_set = CASE WHEN recordings.publish_set = 1 OR excluded.publish_set = 1 THEN 1 ELSE 0 END,
 			updated_at = excluded.updated_at, tenant = excluded.tenant`,
 		e.RecordID, e.MeetingID, e.InternalMeetingID, e.Name, e.IsBreakout, e.Published, e.State,
 		e.StartTime, e.EndTime, e.Participants, e.RawSize, breakout, e.ServerID, e.Protected,
@@ -666,6 +666,9 @@ func (s *DB) changeOne(ctx context.Context, query string, args ...any) error {
 // file, whatever else is written to that disk. The connection is switched
 // back before it returns to the pool.
 func (s *DB) durableTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.engine == Postgres {
+		return s.inTx(ctx, fn) // its commits are synced already
+	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return err
@@ -705,6 +708,12 @@ func (s *DB) runTx(tx *sql.Tx, begin error, fn func(*sql.Tx) error) error {
 	s.counts.reset()
 	return err
 }
+
+// prefixEnd follows every string that starts with a given prefix, in the
+// byte order both engines compare text by: prefix ranges are
+// [p, p+prefixEnd). (It is the last code point, valid UTF-8, which
+// PostgreSQL insists on.)
+const prefixEnd = "\U0010FFFF"
 
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")

@@ -1,8 +1,9 @@
-// Package store opens the balancer's SQLite database and keeps its schema.
-// Each package that persists something owns a small interface (for example
-// balancer.Store); this package implements them on one *sql.DB, so another
-// backend (PostgreSQL for several balancers sharing state) can be added
-// beside it.
+// Package store opens the balancer's database, SQLite (one file, the
+// default) or PostgreSQL (shared by several balancer processes), and keeps
+// its schema. Each package that persists something owns a small interface
+// (for example balancer.Store); this package implements them on one
+// *sql.DB. The queries are written once, in the SQL both engines share;
+// the few places where they differ ask s.engine.
 package store
 
 import (
@@ -22,6 +23,8 @@ import (
 
 // DB is the balancer's database.
 type DB struct {
+	engine Engine
+	dsn    string // PostgreSQL's connection string, for the listener
 	db     *sql.DB
 	writes chan writeOp
 	stop   chan struct{}
@@ -30,10 +33,15 @@ type DB struct {
 	stmts  map[string]*sql.Stmt // the writer's prepared statements (writer.go)
 }
 
-// Open opens (creating if needed) the SQLite file at path and brings its
-// schema up to date. Safe to call while another handle has it open: the
-// migrations are idempotent and run in one transaction.
-func Open(ctx context.Context, path string) (*DB, error) {
+// Open opens the database at loc (see ParseLocation: a SQLite file path,
+// created if needed, or a PostgreSQL URL) and brings its schema up to
+// date. Safe to call while another handle or process has it open: the
+// migrations run once, in one transaction.
+func Open(ctx context.Context, loc string) (*DB, error) {
+	engine, path := ParseLocation(loc)
+	if engine == Postgres {
+		return openShared(ctx, path)
+	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("creating database directory: %w", err)
@@ -51,7 +59,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
-	s := &DB{db: db, writes: make(chan writeOp, maxBatch), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &DB{engine: SQLite, db: db, writes: make(chan writeOp, maxBatch), stop: make(chan struct{}), done: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrating database %s: %w", path, err)
@@ -59,6 +67,29 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	go s.writer()
 	return s, nil
 }
+
+// openShared opens a PostgreSQL database. Writes go straight to it (it
+// has its own group commit), so there is no writer goroutine.
+func openShared(ctx context.Context, dsn string) (*DB, error) {
+	db, err := openPostgres(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connecting to PostgreSQL %s: %w", Redact(dsn), err)
+	}
+	s := &DB{engine: Postgres, dsn: dsn, db: db, stop: make(chan struct{}), done: make(chan struct{})}
+	close(s.done)
+	if err := s.migratePostgres(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrating PostgreSQL %s: %w", Redact(dsn), err)
+	}
+	return s, nil
+}
+
+// Engine tells which engine the database runs on.
+func (s *DB) Engine() Engine { return s.engine }
 
 // Close finishes the queued writes and closes the database.
 func (s *DB) Close() error {

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -11,9 +10,11 @@ import (
 	"github.com/bbb-balance/bbb_balance/balancer"
 )
 
-func TestMeetingsSurviveReopen(t *testing.T) {
+func TestMeetingsSurviveReopen(t *testing.T) { forEachEngine(t, testMeetingsSurviveReopen) }
+
+func testMeetingsSurviveReopen(t *testing.T, loc string) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "sub", "bbb.sqlite")
+	path := loc
 	db, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
@@ -67,14 +68,20 @@ func TestMeetingsSurviveReopen(t *testing.T) {
 	}
 }
 
-func TestNewerSchemaRefused(t *testing.T) {
+func TestNewerSchemaRefused(t *testing.T) { forEachEngine(t, testNewerSchemaRefused) }
+
+func testNewerSchemaRefused(t *testing.T, loc string) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "bbb.sqlite")
+	path := loc
 	db, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.db.Exec("PRAGMA user_version = 999"); err != nil {
+	future := "PRAGMA user_version = 999"
+	if db.Engine() == Postgres {
+		future = "UPDATE schema_version SET version = 999"
+	}
+	if _, err := db.db.Exec(future); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -83,8 +90,10 @@ func TestNewerSchemaRefused(t *testing.T) {
 	}
 }
 
-func TestWriteAfterClose(t *testing.T) {
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "bbb.sqlite"))
+func TestWriteAfterClose(t *testing.T) { forEachEngine(t, testWriteAfterClose) }
+
+func testWriteAfterClose(t *testing.T, loc string) {
+	db, err := Open(context.Background(), loc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,10 @@ import (
 	"github.com/bbb-balance/bbb_balance/tenants"
 )
 
-func TestTenantOverrides(t *testing.T) {
-	db := openTest(t)
+func TestTenantOverrides(t *testing.T) { forEachEngine(t, testTenantOverrides) }
+
+func testTenantOverrides(t *testing.T, loc string) {
+	db := openAt(t, loc)
 	ctx := context.Background()
 	b2 := tenants.Config{Name: "b", Secrets: []string{"s"}, MaxMeetings: 2, Create: &tenants.Params{Exclude: []string{"record"}}}
 	for _, o := range []tenants.Override{
@@ -37,8 +39,10 @@ func TestTenantOverrides(t *testing.T) {
 
 // A removal keeps no config, and a config that cannot be read is an
 // error naming the tenant.
-func TestTenantOverridesRaw(t *testing.T) {
-	db := openTest(t)
+func TestTenantOverridesRaw(t *testing.T) { forEachEngine(t, testTenantOverridesRaw) }
+
+func testTenantOverridesRaw(t *testing.T, loc string) {
+	db := openAt(t, loc)
 	ctx := context.Background()
 	if err := db.SaveTenantOverride(ctx, tenants.Override{Name: "gone", Config: tenants.Config{Name: "gone"}, Removed: true}); err != nil {
 		t.Fatal(err)

@@ -26,6 +26,9 @@ var errClosed = errors.New("store: database closed")
 
 // write queues one statement and waits until it is committed.
 func (s *DB) write(ctx context.Context, query string, args ...any) error {
+	if s.engine == Postgres {
+		return s.writeNow(ctx, query, args)
+	}
 	op := writeOp{query: query, args: args, done: make(chan error, 1)}
 	select {
 	case s.writes <- op:
@@ -129,4 +132,31 @@ func (s *DB) prepared(ctx context.Context, query string) *sql.Stmt {
 	}
 	s.stmts[query] = st // nil too: not tried again
 	return st
+}
+
+// writeNow runs a write of one or more statements in one transaction, at
+// once: PostgreSQL commits concurrent transactions together by itself, and
+// a failed statement there would abort every other write of a shared batch.
+func (s *DB) writeNow(ctx context.Context, query string, args []any) error {
+	select {
+	case <-s.stop:
+		return errClosed
+	default:
+	}
+	qs, as := splitStatements(query, args)
+	if len(qs) == 1 {
+		_, err := s.db.ExecContext(ctx, qs[0], as[0]...)
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for i, q := range qs {
+		if _, err := tx.ExecContext(ctx, q, as[i]...); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }

@@ -1,0 +1,98 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bbb-balance/bbb_balance/internal/pgtest"
+)
+
+func TestParseLocation(t *testing.T) {
+	for loc, want := range map[string]Engine{
+		"/var/lib/caddy/bbb.sqlite":             SQLite,
+		"bbb.sqlite":                            SQLite,
+		"sqlite:///var/lib/bbb.sqlite":          SQLite,
+		"postgres://bbb@db:5432/bbb":            Postgres,
+		"postgresql://bbb@db/bbb?sslmode=a":     Postgres,
+		"host=db user=bbb password=x dbname=bb": Postgres,
+	} {
+		if got, _ := ParseLocation(loc); got != want {
+			t.Errorf("%s: %s, want %s", loc, got, want)
+		}
+	}
+	if _, path := ParseLocation("sqlite:///var/lib/bbb.sqlite"); path != "/var/lib/bbb.sqlite" {
+		t.Errorf("sqlite:// path %q", path)
+	}
+	for loc, want := range map[string]string{
+		"postgres://bbb:s3cret@db:5432/bbb?sslmode=require": "postgres://bbb:xxxxx@db:5432/bbb?sslmode=require",
+		"postgres://bbb@db/bbb?password=s3cret":             "postgres://bbb@db/bbb?password=xxxxx",
+		"host=db password=s3cret user=bbb":                  "host=db password=xxxxx user=bbb",
+	} {
+		if got := Redact(loc); got != want || strings.Contains(got, "s3cret") {
+			t.Errorf("Redact(%s) = %s, want %s", loc, got, want)
+		}
+	}
+}
+
+func TestRebind(t *testing.T) {
+	for in, want := range map[string]string{
+		"SELECT 1":                              "SELECT 1",
+		"a = ? AND b = ?":                       "a = $1 AND b = $2",
+		"x = '?' AND y = ?":                     "x = '?' AND y = $1",
+		"VALUES(?1, (SELECT ?1), ?2, ?3)":       "VALUES($1, (SELECT $1), $2, $3)",
+		`"we?ird" = ? OR z IN (?, ?)`:           `"we?ird" = $1 OR z IN ($2, $3)`,
+		"DELETE FROM t WHERE a < ?; INSERT (?)": "DELETE FROM t WHERE a < $1; INSERT ($2)",
+	} {
+		if got := rebind(in); got != want {
+			t.Errorf("rebind(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Instances that start at the same moment on a new database run each
+// migration once: every Open succeeds and the schema is whole.
+func TestPostgresConcurrentMigrations(t *testing.T) {
+	loc := pgtest.Database(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db, err := Open(ctx, loc)
+			if err == nil {
+				err = db.Close()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("instance %d: %v", i, err)
+		}
+	}
+	db := openAt(t, loc)
+	var version int
+	if err := db.db.QueryRowContext(ctx, "SELECT version FROM schema_version").Scan(&version); err != nil || version != len(migrations) {
+		t.Fatalf("schema version %d, %v; want %d", version, err, len(migrations))
+	}
+}
+
+// A PostgreSQL that cannot be reached fails Open at once with an error
+// that names it (without its password).
+func TestPostgresUnreachable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := Open(ctx, "postgres://bbb:s3cret@127.0.0.1:1/bbb?sslmode=disable&connect_timeout=2")
+	if err == nil {
+		t.Fatal("opened an unreachable database")
+	}
+	if msg := err.Error(); !strings.Contains(msg, "connecting to PostgreSQL postgres://bbb:xxxxx@127.0.0.1:1/bbb") || strings.Contains(msg, "s3cret") {
+		t.Fatalf("error %q", msg)
+	}
+}
