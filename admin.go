@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,7 +14,9 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/bbb-balance/bbb_balance/balancer"
+	"github.com/bbb-balance/bbb_balance/cluster"
 	"github.com/bbb-balance/bbb_balance/manage"
+	"github.com/bbb-balance/bbb_balance/store"
 	"github.com/bbb-balance/bbb_balance/tenants"
 )
 
@@ -62,6 +65,7 @@ func (a adminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: "/bbb/recordings/", Handler: caddy.AdminHandlerFunc(a.recordings)},
 		{Pattern: "/bbb/tenants", Handler: caddy.AdminHandlerFunc(a.tenants)},
 		{Pattern: "/bbb/tenants/", Handler: caddy.AdminHandlerFunc(a.tenants)},
+		{Pattern: "/bbb/instances", Handler: caddy.AdminHandlerFunc(a.instances)},
 	}
 }
 
@@ -291,3 +295,33 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 }
 
 var _ caddy.AdminRouter = adminAPI{}
+
+// instancesAnswer is GET /bbb/instances: the database (its password
+// hidden) and, when it is shared, the instances that use it.
+type instancesAnswer struct {
+	Database  string             `json:"database"`
+	Engine    store.Engine       `json:"engine"`
+	Instances []cluster.Instance `json:"instances"`
+}
+
+// instances lists the balancer instances sharing the pool's database
+// (PostgreSQL), with the one that polls; on SQLite, just this one.
+func (a adminAPI) instances(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return apiErr(http.StatusMethodNotAllowed, "method %s not allowed", r.Method)
+	}
+	e, err := pick(r, "")
+	if err != nil {
+		return err
+	}
+	ans := instancesAnswer{Database: store.Redact(e.path), Engine: e.db.Engine(), Instances: []cluster.Instance{}}
+	if e.member == nil {
+		host, _ := os.Hostname()
+		ans.Instances = append(ans.Instances, cluster.Instance{ID: host, Host: host, Leases: cluster.PollerLease, Self: true})
+		return writeJSON(w, http.StatusOK, ans)
+	}
+	if ans.Instances, err = e.db.Instances(r.Context()); err != nil {
+		return apiErr(http.StatusServiceUnavailable, "reading the instances from the database: %v", err)
+	}
+	return writeJSON(w, http.StatusOK, ans)
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/health"
+	"github.com/bbb-balance/bbb_balance/store"
 	"github.com/bbb-balance/bbb_balance/tenants"
 )
 
@@ -65,7 +66,7 @@ func (a *App) stage(e *engine, st engineSettings, tb stagedTenants, ctx caddy.Co
 		a.staged = map[*engine]stagedConfig{}
 	}
 	if prev, ok := a.staged[e]; ok && !reflect.DeepEqual(prev.settings, st) {
-		return fmt.Errorf("bbb_balance: two handlers share database %s with different settings; give each its own database", e.path)
+		return fmt.Errorf("bbb_balance: two handlers share database %s with different settings; give each its own database", store.Redact(e.path))
 	}
 	a.staged[e] = stagedConfig{settings: st, tenants: tb, ctx: ctx}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
 	"github.com/bbb-balance/bbb_balance/callbacks"
+	"github.com/bbb-balance/bbb_balance/cluster"
 	"github.com/bbb-balance/bbb_balance/health"
 	"github.com/bbb-balance/bbb_balance/manage"
 	"github.com/bbb-balance/bbb_balance/notify"
@@ -36,6 +37,9 @@ type engine struct {
 	pool   *balancer.Pool
 	client *bbb.Client
 	poller *health.Poller
+	// member keeps this instance in step with the others sharing a
+	// PostgreSQL database; nil on SQLite.
+	member *cluster.Member
 	// manager carries out operator changes (admin API, scalelite API),
 	// to servers, meetings and tenants.
 	manager *manage.Manager
@@ -112,6 +116,9 @@ func newEngine(key, path string, logger *zap.Logger) (*engine, error) {
 		TenantStore: db,
 	}
 	e.ready = &callbacks.Ready{URLs: db, Queue: e.queue, Tenants: &e.tenants, Logger: logger}
+	if db.Engine() == store.Postgres {
+		e.member = &cluster.Member{Store: db, Pool: pool, Poller: poller, Tenants: e.manager.ReloadTenants, Logger: logger}
+	}
 	return e, nil
 }
 
@@ -149,6 +156,9 @@ func (e *engine) apply(st engineSettings, tb stagedTenants, logger *zap.Logger, 
 		}
 	})
 	e.manager.SetLogger(logger.Named("admin"))
+	if e.member != nil {
+		e.member.Configure(st.health.WithDefaults().Interval, st.health.WithDefaults().Timeout)
+	}
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -173,6 +183,14 @@ func (e *engine) apply(st engineSettings, tb stagedTenants, logger *zap.Logger, 
 	if first {
 		ctx, cancel := context.WithCancel(context.Background())
 		e.stop, e.done = cancel, make(chan struct{})
+		if e.member != nil {
+			// Joins the other instances before the first round, so only
+			// the instance that holds the poller's lease polls.
+			e.member.Logger = logger.Named("cluster")
+			if err := e.member.Start(ctx); err != nil {
+				logger.Warn("joining the other instances", zap.Error(err))
+			}
+		}
 		go func() {
 			defer close(e.done)
 			e.poller.Run(ctx)
@@ -219,6 +237,11 @@ func (e *engine) Destruct() error {
 	if e.stop != nil {
 		e.stop()
 		<-e.done
+		if e.member != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			e.member.Stop(ctx)
+			cancel()
+		}
 	}
 	e.stopRecordings()
 	if e.queueStop != nil {

@@ -166,6 +166,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.Servers[i].Secret = repl.ReplaceKnown(h.Servers[i].Secret, "")
 		h.Servers[i].URL = repl.ReplaceKnown(h.Servers[i].URL, "")
 	}
+	h.Database = repl.ReplaceKnown(h.Database, "")
 	if h.Database == "" {
 		h.Database = filepath.Join(caddy.AppDataDir(), "bbb_balance", "bbb.sqlite")
 	}

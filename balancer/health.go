@@ -22,6 +22,11 @@ type Poll struct {
 	Err      error            // nil for a good poll
 	Meetings []bbb.MeetingXML // what the server runs, each with its XML (good polls)
 	Version  string           // BBB version, when the poll asked for it
+	// Shared is a poll another instance made and shared: it gives health,
+	// load and stats. What it implies for the registry (meetings ended,
+	// copies to end, a cordoned server drained) is that instance's to do,
+	// and reaches this one through the database.
+	Shared bool `json:"-"`
 }
 
 // Change is what a poll changed, for logs and events.
@@ -82,7 +87,7 @@ func (p *Pool) Report(ctx context.Context, serverID string, poll Poll, rule Heal
 	}
 	p.applyMeetings(s, poll, &ch)
 	s.keepAnswerLocked(poll.Started, poll.Meetings)
-	if s.State == Cordoned && s.stats.Meetings == 0 && len(s.placed) == 0 {
+	if !poll.Shared && s.State == Cordoned && s.stats.Meetings == 0 && len(s.placed) == 0 {
 		s.State, ch.Drained = Disabled, true
 	}
 	p.mu.Unlock()
@@ -114,7 +119,7 @@ func (p *Pool) applyMeetings(s *server, poll Poll, ch *Change) {
 			pm.group.participants += m.ParticipantCount - pm.participants
 			pm.group.joins.Add(-int64(pm.joins.Swap(0)))
 			pm.participants, pm.running = m.ParticipantCount, m.Running
-		} else if rm := p.meetings[m.MeetingID]; rm != nil && rm.ServerID != s.ID && !rm.confirmed.IsZero() &&
+		} else if rm := p.meetings[m.MeetingID]; !poll.Shared && rm != nil && rm.ServerID != s.ID && !rm.confirmed.IsZero() &&
 			m.ParticipantCount == 0 && !m.IsBreakout {
 			// Nobody can be in it (joins go where the registry says), so
 			// ending it loses nothing; a copy with people in it (its
@@ -147,7 +152,7 @@ func (p *Pool) applyMeetings(s *server, poll Poll, ch *Change) {
 		if seen[id] {
 			continue
 		}
-		if !m.confirmed.IsZero() && m.confirmed.Before(poll.Started) {
+		if !poll.Shared && !m.confirmed.IsZero() && m.confirmed.Before(poll.Started) {
 			ch.Stale = append(ch.Stale, m.MeetingRecord)
 			p.dropLocked(m.Key)
 			continue

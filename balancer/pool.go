@@ -236,36 +236,75 @@ type Request struct {
 // of creates spreads over the pool, and is written to the store before
 // Place returns.
 func (p *Pool) Place(ctx context.Context, req Request) (Placement, error) {
-	p.mu.Lock()
-	if m := p.meetings[req.Key]; m != nil {
-		if s := p.servers[m.ServerID]; s != nil && s.serves() {
-			p.mu.Unlock()
-			return Placement{Key: req.Key, Server: s.endpoint, ServerID: s.ID, Tag: s.Tag, Placed: m.Created}, nil
+	claimer, shared := p.store.(Claimer)
+	for attempt := 0; ; attempt++ {
+		p.mu.Lock()
+		var replaces *MeetingRecord
+		if m := p.meetings[req.Key]; m != nil {
+			if s := p.servers[m.ServerID]; s != nil && s.serves() {
+				p.mu.Unlock()
+				return Placement{Key: req.Key, Server: s.endpoint, ServerID: s.ID, Tag: s.Tag, Placed: m.Created}, nil
+			}
+			prev := m.MeetingRecord
+			replaces = &prev
+			p.dropLocked(req.Key) // its server is gone, disabled or offline
 		}
-		p.dropLocked(req.Key) // its server is gone, disabled or offline
-	}
-	now := p.now()
-	for _, s := range p.order {
-		s.reserves.expire(now)
-	}
-	best, err := p.choose(req.Tags, req.Avoid, now)
-	if err != nil {
+		// Stored to the millisecond: the registry in memory and in the
+		// database name the same placement.
+		now := p.now().Truncate(time.Millisecond)
+		for _, s := range p.order {
+			s.reserves.expire(now)
+		}
+		best, err := p.choose(req.Tags, req.Avoid, now)
+		if err != nil {
+			p.mu.Unlock()
+			return Placement{}, err
+		}
+		rec := MeetingRecord{Key: req.Key, MeetingID: req.MeetingID, ServerID: best.ID, Created: now}
+		m := &meeting{MeetingRecord: rec, size: p.model.size(req.MaxParticipants)}
+		p.addLocked(req.Key, m)
+		best.placed[m.MeetingID] = m
+		best.reserves.push(fresh{meetingID: req.MeetingID, created: now, size: m.size})
+		pl := Placement{Key: req.Key, Server: best.endpoint, ServerID: best.ID, Tag: best.Tag, Fresh: true, Placed: now}
 		p.mu.Unlock()
-		return Placement{}, err
-	}
-	rec := MeetingRecord{Key: req.Key, MeetingID: req.MeetingID, ServerID: best.ID, Created: now}
-	m := &meeting{MeetingRecord: rec, size: p.model.size(req.MaxParticipants)}
-	p.addLocked(req.Key, m)
-	best.placed[m.MeetingID] = m
-	best.reserves.push(fresh{meetingID: req.MeetingID, created: now, size: m.size})
-	pl := Placement{Key: req.Key, Server: best.endpoint, ServerID: best.ID, Tag: best.Tag, Fresh: true, Placed: now}
-	p.mu.Unlock()
 
-	if err := p.store.SaveMeeting(ctx, rec); err != nil {
-		p.Forget(context.WithoutCancel(ctx), req.Key, best.ID)
-		return Placement{}, err
+		if !shared {
+			if err := p.store.SaveMeeting(ctx, rec); err != nil {
+				p.Forget(context.WithoutCancel(ctx), req.Key, best.ID)
+				return Placement{}, err
+			}
+			return pl, nil
+		}
+		held, err := p.claim(ctx, claimer, rec, replaces)
+		if err != nil {
+			p.forgetLocal(req.Key, rec)
+			return Placement{}, err
+		}
+		if sameRecord(held, rec) {
+			return pl, nil
+		}
+		// Another instance placed the meeting first: the database's
+		// placement holds, now in this registry too (claim adopted it). The
+		// next round of the loop answers with it, or places the meeting
+		// anew if its server does not serve here.
+		if attempt == 2 {
+			return Placement{}, ErrNoServer
+		}
 	}
-	return pl, nil
+}
+
+// forgetLocal undoes a placement in memory only.
+func (p *Pool) forgetLocal(key string, rec MeetingRecord) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if m := p.meetings[key]; m != nil && sameRecord(m.MeetingRecord, rec) {
+		p.dropLocked(key)
+	}
+}
+
+// sameRecord tells whether a and b are the same placement.
+func sameRecord(a, b MeetingRecord) bool {
+	return a.Key == b.Key && a.MeetingID == b.MeetingID && a.ServerID == b.ServerID && a.Created.Equal(b.Created)
 }
 
 // choose applies scalelite's meta_server-tag rules: tags separated by ";",
@@ -352,7 +391,7 @@ func (p *Pool) Confirm(ctx context.Context, key, meetingID, serverID string) err
 		p.mu.Unlock()
 		return nil // placed elsewhere meanwhile; the newer placement wins
 	}
-	rec := MeetingRecord{Key: key, MeetingID: meetingID, ServerID: serverID, Created: now}
+	rec := MeetingRecord{Key: key, MeetingID: meetingID, ServerID: serverID, Created: now.Truncate(time.Millisecond)}
 	m = &meeting{MeetingRecord: rec, confirmed: now, size: p.model.NewMeetingSize}
 	p.addLocked(key, m)
 	s.placed[meetingID] = m
@@ -465,6 +504,14 @@ func (p *Pool) lookup(key string) (Route, *server, error) {
 // lookupMeeting is lookup that also returns the registry entry (its
 // counters are atomic: usable after the lock is released).
 func (p *Pool) lookupMeeting(key string) (Route, *server, *meeting, error) {
+	r, s, m, err := p.lookupMemory(key)
+	if errors.Is(err, ErrUnknownMeeting) && m == nil && p.readThrough(key) {
+		r, s, m, err = p.lookupMemory(key)
+	}
+	return r, s, m, err
+}
+
+func (p *Pool) lookupMemory(key string) (Route, *server, *meeting, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	m := p.meetings[key]

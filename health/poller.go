@@ -72,6 +72,27 @@ type Poller struct {
 	count    map[string]int  // polls per server, for the version read
 	sem      chan struct{}
 	wake     chan struct{}
+	// With several instances sharing a database, one polls: leads says
+	// whether this one does, and share hands each of its polls to the
+	// others (Apply). Both nil for a single instance.
+	leads func() bool
+	share func(server string, poll balancer.Poll)
+}
+
+// Share makes the poller one of several instances': it polls only while
+// leads says so, and hands each poll it made to share.
+func (p *Poller) Share(leads func() bool, share func(server string, poll balancer.Poll)) {
+	p.mu.Lock()
+	p.leads, p.share = leads, share
+	p.mu.Unlock()
+}
+
+// Leads tells whether this poller polls (always, for a single instance).
+func (p *Poller) Leads() bool {
+	p.mu.Lock()
+	leads := p.leads
+	p.mu.Unlock()
+	return leads == nil || leads()
 }
 
 // New returns a poller; Run starts it.
@@ -141,6 +162,9 @@ func (p *Poller) Run(ctx context.Context) {
 // when every poll has been reported, which a new config uses so its new
 // servers are usable as soon as it goes live.
 func (p *Poller) Round(ctx context.Context, ids []string, wait bool) {
+	if !p.Leads() {
+		return // another instance polls, and shares what it sees (Apply)
+	}
 	var routes []balancer.Route
 	for _, r := range p.pool.Targets() {
 		if ids == nil || contains(ids, r.ServerID) {
@@ -207,11 +231,26 @@ func (p *Poller) pollOne(ctx context.Context, r balancer.Route) {
 		return // shutting down: a cancelled poll says nothing about the server
 	}
 	p.mu.Lock()
-	observe := p.observe
+	observe, share := p.observe, p.share
 	p.mu.Unlock()
 	if observe != nil {
 		observe(r.ServerID, time.Since(poll.Started), poll.Err)
 	}
+	p.report(ctx, r.ServerID, poll, cfg, logger, onChange)
+	if share != nil {
+		share(r.ServerID, poll)
+	}
+}
+
+// Apply reports a poll another instance made and shared.
+func (p *Poller) Apply(ctx context.Context, serverID string, poll balancer.Poll) {
+	cfg, logger, onChange, _ := p.settings()
+	poll.Shared = true
+	p.report(ctx, serverID, poll, cfg, logger, onChange)
+}
+
+func (p *Poller) report(ctx context.Context, serverID string, poll balancer.Poll, cfg Config, logger *zap.Logger, onChange func(balancer.Change)) {
+	r := balancer.Route{ServerID: serverID}
 	ch := p.pool.Report(ctx, r.ServerID, poll, cfg.Rule)
 	if poll.Err != nil {
 		// A failure that counts towards taking the server offline is worth

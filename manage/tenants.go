@@ -58,6 +58,25 @@ func (m *Manager) SetTenants(base tenants.Base, set *tenants.Set) {
 	m.Tenants.Store(set)
 }
 
+// ReloadTenants reads the operator's tenant changes again (another
+// instance sharing the database made one) and makes the result live.
+func (m *Manager) ReloadTenants(ctx context.Context) error {
+	m.tenantMu.Lock()
+	defer m.tenantMu.Unlock()
+	v, err := m.view(ctx)
+	if errors.Is(err, ErrNotLive) {
+		return nil // the first config that goes live reads them
+	} else if err != nil {
+		return err
+	}
+	set, _, err := v.base.Apply(v.overrides)
+	if err != nil {
+		return err
+	}
+	m.Tenants.Store(set)
+	return nil
+}
+
 // tenantView is the live config's tenants with the operator's changes.
 type tenantView struct {
 	base      tenants.Base

@@ -68,7 +68,7 @@ func Redact(loc string) string {
 // dsn. The store's queries are written once, with SQLite's "?" markers;
 // the connections rewrite them to PostgreSQL's "$1" form (cached per query
 // text) and pass booleans as 0/1, as the SQLite schema keeps them.
-func openPostgres(dsn string) (*sql.DB, error) {
+func openPostgres(dsn, instance string) (*sql.DB, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("reading PostgreSQL URL %s: %w", Redact(dsn), err)
@@ -76,6 +76,9 @@ func openPostgres(dsn string) (*sql.DB, error) {
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = connectTimeout
 	}
+	// The notification triggers name the instance that made a change by
+	// its connection's application_name.
+	cfg.RuntimeParams["application_name"] = appNamePrefix + instance
 	db := sql.OpenDB(qmarkConnector{stdlib.GetConnector(*cfg)})
 	db.SetMaxOpenConns(maxPostgresConns)
 	db.SetMaxIdleConns(maxPostgresConns)

@@ -154,6 +154,70 @@ var postgresMigrations = []string{
 		SET tenant = split_part(meeting_id, '~', 1),
 		    meeting_id = substr(meeting_id, strpos(meeting_id, '~') + 1)
 		WHERE tenant = '' AND meeting_id ~ '^([a-z0-9]|[a-z0-9][a-z0-9-]{0,61}[a-z0-9])~';`,
+	// Several instances sharing the database: who is there (instances),
+	// who polls (leases, with the database's clock), what the last poll of
+	// each server saw (server_polls, for the instances that do not poll),
+	// and notifications of every change another instance must see: a
+	// meeting placed or gone (bbb_meetings, one per row), servers,
+	// tenants and recordings changed, a new poll (bbb_changes). Each
+	// notification names the instance that made it (its connections'
+	// application_name), so an instance can skip its own. (Written to be
+	// run again harmlessly.)
+	`CREATE TABLE IF NOT EXISTS instances (
+		id         TEXT COLLATE "C" PRIMARY KEY,
+		host       TEXT NOT NULL,
+		started_at BIGINT NOT NULL,
+		seen_at    BIGINT NOT NULL
+	);
+	CREATE TABLE IF NOT EXISTS leases (
+		name        TEXT COLLATE "C" PRIMARY KEY,
+		holder      TEXT NOT NULL,
+		acquired_at BIGINT NOT NULL,
+		expires_at  BIGINT NOT NULL
+	);
+	CREATE TABLE IF NOT EXISTS server_polls (
+		server_id  TEXT COLLATE "C" PRIMARY KEY,
+		poll       TEXT NOT NULL,
+		polled_by  TEXT NOT NULL,
+		updated_at BIGINT NOT NULL
+	);
+	CREATE OR REPLACE FUNCTION bbb_notify_meeting() RETURNS trigger AS $$
+	BEGIN
+		IF TG_OP = 'DELETE' THEN
+			PERFORM pg_notify('bbb_meetings', json_build_object('op', '-', 'key', OLD.key,
+				'server', OLD.server_id, 'created', OLD.created_at, 'by', current_setting('application_name'))::text);
+			RETURN OLD;
+		END IF;
+		PERFORM pg_notify('bbb_meetings', json_build_object('op', '+', 'key', NEW.key, 'meeting', NEW.meeting_id,
+			'server', NEW.server_id, 'created', NEW.created_at, 'by', current_setting('application_name'))::text);
+		RETURN NEW;
+	END $$ LANGUAGE plpgsql;
+	DROP TRIGGER IF EXISTS meetings_notify ON meetings;
+	CREATE TRIGGER meetings_notify AFTER INSERT OR UPDATE OR DELETE ON meetings
+		FOR EACH ROW EXECUTE FUNCTION bbb_notify_meeting();
+	CREATE OR REPLACE FUNCTION bbb_notify_change() RETURNS trigger AS $$
+	BEGIN
+		PERFORM pg_notify('bbb_changes', json_build_object('what', TG_ARGV[0], 'by', current_setting('application_name'))::text);
+		RETURN NULL;
+	END $$ LANGUAGE plpgsql;
+	DROP TRIGGER IF EXISTS server_overrides_notify ON server_overrides;
+	CREATE TRIGGER server_overrides_notify AFTER INSERT OR UPDATE OR DELETE ON server_overrides
+		FOR EACH STATEMENT EXECUTE FUNCTION bbb_notify_change('servers');
+	DROP TRIGGER IF EXISTS tenant_overrides_notify ON tenant_overrides;
+	CREATE TRIGGER tenant_overrides_notify AFTER INSERT OR UPDATE OR DELETE ON tenant_overrides
+		FOR EACH STATEMENT EXECUTE FUNCTION bbb_notify_change('tenants');
+	DROP TRIGGER IF EXISTS recordings_notify ON recordings;
+	CREATE TRIGGER recordings_notify AFTER INSERT OR UPDATE OR DELETE ON recordings
+		FOR EACH STATEMENT EXECUTE FUNCTION bbb_notify_change('recordings');
+	CREATE OR REPLACE FUNCTION bbb_notify_poll() RETURNS trigger AS $$
+	BEGIN
+		PERFORM pg_notify('bbb_changes', json_build_object('what', 'poll', 'server', NEW.server_id,
+			'by', current_setting('application_name'))::text);
+		RETURN NULL;
+	END $$ LANGUAGE plpgsql;
+	DROP TRIGGER IF EXISTS server_polls_notify ON server_polls;
+	CREATE TRIGGER server_polls_notify AFTER INSERT OR UPDATE ON server_polls
+		FOR EACH ROW EXECUTE FUNCTION bbb_notify_poll();`,
 }
 
 // migratePostgres brings the schema up to date. The version lives in

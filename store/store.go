@@ -23,14 +23,15 @@ import (
 
 // DB is the balancer's database.
 type DB struct {
-	engine Engine
-	dsn    string // PostgreSQL's connection string, for the listener
-	db     *sql.DB
-	writes chan writeOp
-	stop   chan struct{}
-	done   chan struct{}
-	counts countCache           // totals of paginated recording queries
-	stmts  map[string]*sql.Stmt // the writer's prepared statements (writer.go)
+	engine   Engine
+	dsn      string // PostgreSQL's connection string, for the listener
+	instance string // this process among those sharing a PostgreSQL database
+	db       *sql.DB
+	writes   chan writeOp
+	stop     chan struct{}
+	done     chan struct{}
+	counts   countCache           // totals of paginated recording queries
+	stmts    map[string]*sql.Stmt // the writer's prepared statements (writer.go)
 }
 
 // Open opens the database at loc (see ParseLocation: a SQLite file path,
@@ -71,7 +72,8 @@ func Open(ctx context.Context, loc string) (*DB, error) {
 // openShared opens a PostgreSQL database. Writes go straight to it (it
 // has its own group commit), so there is no writer goroutine.
 func openShared(ctx context.Context, dsn string) (*DB, error) {
-	db, err := openPostgres(dsn)
+	instance := newInstanceID()
+	db, err := openPostgres(dsn, instance)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +81,7 @@ func openShared(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connecting to PostgreSQL %s: %w", Redact(dsn), err)
 	}
-	s := &DB{engine: Postgres, dsn: dsn, db: db, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &DB{engine: Postgres, dsn: dsn, instance: instance, db: db, stop: make(chan struct{}), done: make(chan struct{})}
 	close(s.done)
 	if err := s.migratePostgres(ctx); err != nil {
 		db.Close()
@@ -273,6 +275,10 @@ var migrations = []string{
 		  AND substr(meeting_id, 1, instr(meeting_id, '~') - 1) NOT GLOB '*[^a-z0-9-]*'
 		  AND substr(meeting_id, 1, 1) != '-'
 		  AND substr(meeting_id, instr(meeting_id, '~') - 1, 1) != '-';`,
+	// Several instances sharing one database (PostgreSQL only: the
+	// instances, the poller's lease, the shared polls and the
+	// notifications). A SQLite file belongs to one process: nothing to do.
+	`SELECT 1;`,
 }
 
 func (s *DB) migrate(ctx context.Context) error {
