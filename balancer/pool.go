@@ -475,6 +475,14 @@ func (p *Pool) Join(key string) (Route, error) {
 // one: a callback about an earlier instance of the meeting can tell it is
 // not about this one.
 func (p *Pool) PlacedAt(key string) (time.Time, bool) {
+	at, ok := p.placedAt(key)
+	if !ok && p.readThrough(key) {
+		at, ok = p.placedAt(key)
+	}
+	return at, ok
+}
+
+func (p *Pool) placedAt(key string) (time.Time, bool) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if m := p.meetings[key]; m != nil {

@@ -94,8 +94,11 @@ type Member struct {
 
 	started time.Time
 	leads   atomic.Bool
-	synced  chan struct{} // closed once the first sync is done
-	once    sync.Once
+	// stale is set when a sync failed part-way (the database went away
+	// again): the next tick syncs again.
+	stale  atomic.Bool
+	synced chan struct{} // closed once the first sync is done
+	once   sync.Once
 
 	mu       sync.Mutex
 	interval time.Duration
@@ -182,8 +185,15 @@ func (m *Member) run(ctx context.Context) {
 		case <-t.C:
 		}
 		m.tick(ctx)
+		if m.stale.Load() {
+			m.sync(ctx)
+		}
 	}
 }
+
+// dbTimeout bounds each database call of the member, so that a database
+// that hangs rather than fails cannot stall the instance's catching up.
+const dbTimeout = 10 * time.Second
 
 // tick sends the heartbeat and takes or renews the poller's lease.
 func (m *Member) tick(ctx context.Context) {
@@ -217,20 +227,25 @@ func (m *Member) tick(ctx context.Context) {
 // notifications were lost for a while.
 func (m *Member) sync(ctx context.Context) {
 	defer m.once.Do(func() { close(m.synced) })
-	recs, err := m.Store.Meetings(ctx)
+	ok := true
+	tctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	recs, err := m.Store.Meetings(tctx)
+	cancel()
 	if err != nil {
 		m.Logger.Warn("reading the shared registry", zap.Error(err))
+		ok = false
 	} else {
 		m.Pool.Resync(recs)
 	}
-	m.reload(ctx, "servers")
-	m.reload(ctx, "tenants")
+	ok = m.reload(ctx, "servers") && ok
+	ok = m.reload(ctx, "tenants") && ok
 	m.Store.ForgetCounts()
 	if !m.Leads() {
 		for _, s := range m.Pool.Targets() {
 			m.applyPoll(ctx, s.ServerID)
 		}
 	}
+	m.stale.Store(!ok)
 }
 
 func (m *Member) apply(ctx context.Context, n Note) {
@@ -255,7 +270,11 @@ func (m *Member) apply(ctx context.Context, n Note) {
 	}
 }
 
-func (m *Member) reload(ctx context.Context, what string) {
+// reload reads another instance's change of servers or tenants; false if
+// it could not.
+func (m *Member) reload(ctx context.Context, what string) bool {
+	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	defer cancel()
 	var err error
 	switch what {
 	case "servers":
@@ -265,11 +284,14 @@ func (m *Member) reload(ctx context.Context, what string) {
 			err = m.Tenants(ctx)
 		}
 	default:
-		return
+		return true
 	}
 	if err != nil && !errors.Is(err, balancer.ErrNoOverrides) {
 		m.Logger.Warn("reading another instance's change", zap.String("what", what), zap.Error(err))
+		m.stale.Store(true)
+		return false
 	}
+	return true
 }
 
 // sharedPoll is a poll as it is kept in the database.
@@ -300,7 +322,9 @@ func (m *Member) share(serverID string, poll balancer.Poll) {
 
 // applyPoll reports the last poll of a server that another instance made.
 func (m *Member) applyPoll(ctx context.Context, serverID string) {
-	raw, ok, err := m.Store.Poll(ctx, serverID)
+	tctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	raw, ok, err := m.Store.Poll(tctx, serverID)
+	cancel()
 	if err != nil || !ok {
 		return
 	}

@@ -49,6 +49,15 @@ type Store interface {
 	DeleteDelivery(ctx context.Context, id int64) error
 }
 
+// TakingStore is a Store shared by several processes whose DueDeliveries
+// also takes what it returns, for a while, so that no other process
+// delivers it too (TakesDue true). The queue then asks only for as many as
+// it can start: one it took and could not start would wait out the lease.
+type TakingStore interface {
+	Store
+	TakesDue() bool
+}
+
 // DefaultBackoff is the wait after each failed attempt; after the last the
 // delivery is given up. BBB's own callback retries start the same way.
 var DefaultBackoff = []time.Duration{
@@ -216,7 +225,11 @@ func (q *Queue) Run(ctx context.Context) {
 		if free := conc - len(inflight); free > 0 {
 			// In-flight and held deliveries are still due in the store:
 			// ask for enough to fill the free slots besides them.
-			due, err := q.Store.DueDeliveries(ctx, q.now(), free+len(inflight)+len(held))
+			limit := free + len(inflight) + len(held)
+			if ts, ok := q.Store.(TakingStore); ok && ts.TakesDue() {
+				limit = free // taken ones are not read again
+			}
+			due, err := q.Store.DueDeliveries(ctx, q.now(), limit)
 			if err != nil {
 				if ctx.Err() == nil {
 					q.Logger.Error("reading due deliveries", zap.Error(err))

@@ -95,4 +95,8 @@ func (s *DB) DeleteDelivery(ctx context.Context, id int64) error {
 	return s.write(ctx, "DELETE FROM deliveries WHERE id = ?", id)
 }
 
-var _ notify.Store = (*DB)(nil)
+// TakesDue implements notify.TakingStore: on PostgreSQL, DueDeliveries
+// takes what it reads.
+func (s *DB) TakesDue() bool { return s.engine == Postgres }
+
+var _ notify.TakingStore = (*DB)(nil)

@@ -142,11 +142,14 @@ http://127.0.0.1:%d {
 		cmd: cmd, log: logf, done: make(chan struct{})}
 	go func() { cmd.Wait(); close(in.done) }()
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("goroutines of %s:\n%s", name, in.goroutines())
+		}
 		in.kill(syscall.SIGTERM)
 		logf.Close()
 		if t.Failed() {
 			raw, _ := os.ReadFile(logf.Name())
-			t.Logf("log of %s:\n%s", name, tail(string(raw), 40))
+			t.Logf("log of %s:\n%s", name, tail(string(raw), 200))
 		}
 	})
 	eventually(t, name+" serves", func() bool {
@@ -178,12 +181,37 @@ func serverIndex(id string) int {
 	return n - 1
 }
 
+// tail is the last n lines of a log, without the admin API's own lines
+// (the tests ask it often).
 func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	var lines []string
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		if !strings.Contains(l, `"logger":"admin.api"`) {
+			lines = append(lines, l)
+		}
+	}
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// goroutines is the stacks of the instance's goroutines that run the
+// module's code (Caddy's admin endpoint serves them), for a failed test.
+func (in *instance) goroutines() string {
+	resp, err := httpClient.Get("http://" + in.admin + "/debug/pprof/goroutine?debug=2")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var keep []string
+	for _, g := range strings.Split(string(raw), "\n\n") {
+		if strings.Contains(g, "bbb_balance") {
+			keep = append(keep, g)
+		}
+	}
+	return strings.Join(keep, "\n\n")
 }
 
 // kill sends sig and waits for the process to end.
