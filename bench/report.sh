@@ -2,10 +2,11 @@
 # Writes BENCHMARKS.md: the project's figures measured in one go on this
 # machine, medians of several runs, each against a ceiling measured in the
 # same run where there is one. It runs bench/run.sh, bench/getmeetings.sh,
-# bench/poller.sh, bench/memory.sh and, once it exists, bench/recordings.sh.
-# A full run takes about 15 minutes (plus about 7 for the recordings index
-# the first time) and wants a quiet machine: the load generator, Caddy and
-# the fake servers share its cores.
+# bench/poller.sh, bench/memory.sh, bench/instances.sh (which starts its own
+# PostgreSQL cluster) and, once it exists, bench/recordings.sh.
+# A full run takes about 23 minutes (plus about 7 for the recordings index
+# the first time) and wants a quiet machine: the load generator, Caddy,
+# PostgreSQL and the fake servers share its cores.
 #
 # Usage: bash bench/report.sh [--quick]
 #   --quick   one short run of each (a smoke test of the scripts; the
@@ -24,9 +25,9 @@ case "${1:-}" in
 esac
 # rec_args: bench/recordings.sh [N] [CALLS]; empty for its defaults.
 if [ -n "$quick" ]; then
-	runs=1 secs=2 gm_secs=2 poll_runs=1 poll_window=10 mem_runs=1 mem_interval=3 rec_args="10000 200"
+	runs=1 secs=2 gm_secs=2 poll_runs=1 poll_window=10 mem_runs=1 mem_interval=3 rec_args="10000 200" takeovers=2
 else
-	runs=5 secs=10 gm_secs=10 poll_runs=3 poll_window=30 mem_runs=3 mem_interval=10 rec_args=""
+	runs=5 secs=10 gm_secs=10 poll_runs=3 poll_window=30 mem_runs=3 mem_interval=10 rec_args="" takeovers=5
 fi
 clients=32 gm_clients=8
 
@@ -52,6 +53,10 @@ for r in $(seq "$mem_runs"); do
 	step "memory, run $r of $mem_runs: bench/memory.sh 10000 100 $mem_interval"
 	bash bench/memory.sh 10000 100 "$mem_interval" | tee "$out/memory-$r.txt"
 done
+
+step "several instances on PostgreSQL: bench/instances.sh $runs $secs $clients $takeovers"
+bash bench/instances.sh "$runs" "$secs" "$clients" "$takeovers" | tee "$out/instances.txt"
+instances=$(grep -v '^RESULT ' "$out/instances.txt")
 
 recordings="Not measured yet: \`bench/recordings.sh\` does not exist in this checkout."
 if [ -f bench/recordings.sh ]; then
@@ -98,7 +103,7 @@ mem_per=$(awk -v l="$mem_loaded" -v i="$mem_idle" -v m="$mem_meetings" 'BEGIN { 
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ "$commit" != unknown ] && [ -n "$(git status --porcelain 2>/dev/null)" ]; then commit="$commit (with uncommitted changes)"; fi
-kind="full run: medians of $runs runs of ${secs} s (join, create, getMeetings), $poll_runs poller runs, $mem_runs memory runs"
+kind="full run: medians of $runs runs of ${secs} s (join, create, getMeetings, PostgreSQL), $poll_runs poller runs, $mem_runs memory runs, $takeovers poller take-overs"
 [ -n "$quick" ] && kind="QUICK SMOKE RUN (--quick: one short run of each; rough figures, not for publication)"
 
 # --- BENCHMARKS.md ----------------------------------------------------------
@@ -168,6 +173,10 @@ $(run_p99 "create through reverse_proxy"); create through the balancer $(run_p99
   every $mem_interval s; VmRSS (\`/proc/<pid>/status\`) once all are online and a poll round has
   passed (idle), then after 10,000 creates through the balancer and one more poll round;
   medians of $mem_runs runs, each with a fresh Caddy. The ratio is loaded ÷ idle.
+
+## Several instances on one PostgreSQL
+
+$instances
 
 ## Recordings
 
