@@ -34,7 +34,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	bbb_balance {
 //	    secret <secret> [<secret>...]
 //	    checksum_algorithms sha1 sha256 sha384 sha512
-//	    database <path>
+//	    database <path>|sqlite://<path>|postgres://<url>
 //	    timeout <duration>
 //	    getmeetings_timeout <duration>
 //	    getmeetings_max_age <duration>|off

@@ -27,7 +27,7 @@ func init() {
 
 // bbbUsage and bbbLong are the help of 'caddy bbb'; bbbLong lists every
 // subcommand (TestBBBHelpListsEveryCommand).
-const bbbUsage = "status | servers <command> | meetings <command> | tenants <command> | recordings <command>"
+const bbbUsage = "status | servers <command> | meetings <command> | tenants <command> | recordings <command> | migrate"
 
 const bbbLong = `
 Manages the pool of BigBlueButton servers of a running Caddy, its
@@ -52,6 +52,10 @@ used, else localhost:2019.
   caddy bbb tenants remove <name> [--force]
   caddy bbb recordings list [--meeting ID] [--state S] [--limit N] [--json]
   caddy bbb recordings import <dir> [--move]
+  caddy bbb migrate --from FILE --to URL
+
+migrate works on the databases, not through the admin API: it copies a
+SQLite database (FILE) into PostgreSQL (URL).
 
 A secret given as "-" is read from the first line of standard input, so it
 stays out of the shell history and the process list.
@@ -88,6 +92,7 @@ func setupBBBCommand(root *cobra.Command) {
 	c.addMeetingCommands(root)
 	c.addRecordingCommands(root)
 	c.addTenantCommands(root)
+	c.addMigrateCommand(root)
 	silence(root)
 }
 

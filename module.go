@@ -56,8 +56,13 @@ type Handler struct {
 	// ChecksumAlgorithms accepted from front-ends; default all of sha1,
 	// sha256, sha384 and sha512.
 	ChecksumAlgorithms []string `json:"checksum_algorithms,omitempty"`
-	// Database is the SQLite file; default bbb_balance/bbb.sqlite under
-	// Caddy's data directory.
+	// Database is where the balancer keeps its state: a SQLite file (a
+	// path, or sqlite://<path>), for one instance; or a PostgreSQL URL
+	// (postgres://user:password@host:port/db?sslmode=..., also
+	// postgresql://), which several instances with the same config share
+	// and then act as one balancer (README: Several instances).
+	// Placeholders such as {env.DATABASE_URL} are expanded. Default
+	// bbb_balance/bbb.sqlite under Caddy's data directory.
 	Database string `json:"database,omitempty"`
 	// Servers of the pool. Default none: servers can also be added at run
 	// time (admin API, `caddy bbb servers add`), kept in the database

@@ -1,0 +1,162 @@
+package balancer
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// sharedStore is a memStore that is also a Claimer: two pools on one
+// sharedStore are two instances on one database.
+type sharedStore struct{ *memStore }
+
+func (s sharedStore) ClaimMeeting(_ context.Context, rec MeetingRecord, replaces *MeetingRecord) (MeetingRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if held, ok := s.m[rec.Key]; ok && (replaces == nil || !sameRecord(held, *replaces)) {
+		return held, nil
+	}
+	s.m[rec.Key] = rec
+	return rec, nil
+}
+
+func (s sharedStore) Meeting(_ context.Context, key string) (MeetingRecord, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.m[key]
+	return r, ok, nil
+}
+
+// Two instances placing the same meeting at once: the store's first claim
+// wins, and the instance that lost adopts the winner's placement.
+func TestClaimAdoptsTheDatabasesPlacement(t *testing.T) {
+	db := sharedStore{newMemStore()}
+	a, b := NewPool(db), NewPool(db)
+	cfgs := servers(4)
+	setOnline(a, cfgs)
+	setOnline(b, cfgs)
+	// b's memory makes it choose another server than a: it knows of two
+	// placements on bbb1 that a does not.
+	b.Adopt(MeetingRecord{Key: "x1", MeetingID: "x1", ServerID: "bbb1", Created: time.Now()})
+	b.Adopt(MeetingRecord{Key: "x2", MeetingID: "x2", ServerID: "bbb1", Created: time.Now()})
+	pa, err := a.Place(context.Background(), Request{Key: "room", MeetingID: "room"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := b.Place(context.Background(), Request{Key: "room", MeetingID: "room"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pa.ServerID != pb.ServerID || !pa.Fresh || pb.Fresh {
+		t.Fatalf("a placed on %s (fresh %v), b on %s (fresh %v): want b to take a's placement", pa.ServerID, pa.Fresh, pb.ServerID, pb.Fresh)
+	}
+	if r, err := b.Lookup("room"); err != nil || r.ServerID != pa.ServerID {
+		t.Fatalf("b's registry: %+v %v", r, err)
+	}
+}
+
+// Many creates of a few meetings on several pools at once: each meeting
+// has one server in every pool's registry, the one the store holds.
+func TestConcurrentClaimsAgree(t *testing.T) {
+	db := sharedStore{newMemStore()}
+	pools := []*Pool{NewPool(db), NewPool(db), NewPool(db)}
+	for _, p := range pools {
+		setOnline(p, servers(4))
+	}
+	var wg sync.WaitGroup
+	for _, p := range pools {
+		for g := 0; g < 4; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for m := 0; m < 20; m++ {
+					key := fmt.Sprint("m", m)
+					if _, err := p.Place(context.Background(), Request{Key: key, MeetingID: key}); err != nil {
+						t.Error(err)
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	for i, p := range pools {
+		for m := 0; m < 20; m++ {
+			key := fmt.Sprint("m", m)
+			held, _, _ := db.Meeting(context.Background(), key)
+			if r, err := p.Lookup(key); err != nil || r.ServerID != held.ServerID {
+				t.Errorf("pool %d: %s on %s (%v), the store says %s", i, key, r.ServerID, err, held.ServerID)
+			}
+		}
+	}
+}
+
+// A placement another instance made counts in this one's load at once, so
+// bursts spread over instances spread over the servers.
+func TestAdoptedPlacementsCountInTheLoad(t *testing.T) {
+	db := sharedStore{newMemStore()}
+	a, b := NewPool(db), NewPool(db)
+	setOnline(a, servers(2))
+	setOnline(b, servers(2))
+	for i := 0; i < 10; i++ {
+		pl, err := a.Place(context.Background(), Request{Key: fmt.Sprint("a", i), MeetingID: fmt.Sprint("a", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, _, _ := db.Meeting(context.Background(), pl.Key)
+		b.Adopt(rec) // as the notification does
+	}
+	count := map[string]int{}
+	for i := 0; i < 10; i++ {
+		pl, err := b.Place(context.Background(), Request{Key: fmt.Sprint("b", i), MeetingID: fmt.Sprint("b", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		count[pl.ServerID]++
+	}
+	if count["bbb1"] != 5 || count["bbb2"] != 5 {
+		t.Fatalf("b's 10 creates after a's 10 went %v, want 5 and 5", count)
+	}
+	st, _ := b.Server("bbb1")
+	if st.Placed != 10 {
+		t.Fatalf("b counts %d meetings on bbb1, want 10", st.Placed)
+	}
+}
+
+// A removal another instance made drops only the placement it names; a
+// miss of the memory is read through; Resync makes the registry the
+// store's.
+func TestDropReadThroughResync(t *testing.T) {
+	db := sharedStore{newMemStore()}
+	p := NewPool(db)
+	setOnline(p, servers(2))
+	t0 := time.UnixMilli(time.Now().UnixMilli())
+	p.Adopt(MeetingRecord{Key: "k", MeetingID: "k", ServerID: "bbb1", Created: t0})
+	p.Drop(MeetingRecord{Key: "k", ServerID: "bbb1", Created: t0.Add(-time.Second)}) // an earlier placement
+	if _, err := p.Lookup("k"); err != nil {
+		t.Fatalf("dropped by a removal of another placement: %v", err)
+	}
+	p.Drop(MeetingRecord{Key: "k", ServerID: "bbb1", Created: t0})
+	if _, err := p.Lookup("k"); err != ErrUnknownMeeting {
+		t.Fatalf("after its removal: %v", err)
+	}
+
+	db.SaveMeeting(context.Background(), MeetingRecord{Key: "other", MeetingID: "other", ServerID: "bbb2", Created: t0})
+	if r, err := p.Join("other"); err != nil || r.ServerID != "bbb2" {
+		t.Fatalf("a meeting only the store knows: %+v %v", r, err)
+	}
+	if _, ok := p.PlacedAt("other"); !ok {
+		t.Fatal("PlacedAt does not know it")
+	}
+
+	p.Adopt(MeetingRecord{Key: "gone", MeetingID: "gone", ServerID: "bbb1", Created: t0})
+	recs, _ := db.Meetings(context.Background())
+	p.Resync(recs)
+	if _, err := p.Lookup("gone"); err != ErrUnknownMeeting {
+		t.Fatalf("Resync kept a meeting the store does not have: %v", err)
+	}
+	if len(p.Meetings()) != len(recs) {
+		t.Fatalf("%d meetings after Resync, the store has %d", len(p.Meetings()), len(recs))
+	}
+}
