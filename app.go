@@ -46,6 +46,7 @@ type engineSettings struct {
 	health  health.Config
 	passive balancer.PassiveHealth
 	load    balancer.LoadModel
+	voice   balancer.VoiceBridgePolicy
 	// recordings: nil when the config has none.
 	recordings *recordingSettings
 }

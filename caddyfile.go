@@ -54,6 +54,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        new_meeting_size <seats>
 //	        new_meeting_window <duration>
 //	    }
+//	    voice_bridge {
+//	        length <digits>
+//	        external [true|false]
+//	    }
 //	    recordings [<dir>] {
 //	        dir <dir>
 //	        spool_dir|work_dir|failed_dir|published_dir|unpublished_dir <dir>
@@ -186,6 +190,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "load":
 			if err := parseLoad(d, h); err != nil {
+				return err
+			}
+		case "voice_bridge":
+			if err := parseVoiceBridge(d, h); err != nil {
 				return err
 			}
 		case "recordings":
@@ -321,6 +329,43 @@ func parseWhole(d *caddyfile.Dispenser, into *int, what string) error {
 		return d.Errf("%s: %q is not %s", name, v, what)
 	}
 	*into = n
+	return nil
+}
+
+func parseVoiceBridge(d *caddyfile.Dispenser, h *Handler) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	v := &balancer.VoiceBridgePolicy{}
+	for d.NextBlock(1) {
+		switch name := d.Val(); name {
+		case "length":
+			var n string
+			if !d.AllArgs(&n) {
+				return d.ArgErr()
+			}
+			l, err := strconv.Atoi(n)
+			if err != nil || l < balancer.MinVoiceBridgeLength || l > balancer.MaxVoiceBridgeLength {
+				return d.Errf("voice_bridge: length %q: want %d to %d digits", n, balancer.MinVoiceBridgeLength, balancer.MaxVoiceBridgeLength)
+			}
+			v.Length = l
+		case "external":
+			v.External = true
+			if d.NextArg() {
+				b, err := strconv.ParseBool(d.Val())
+				if err != nil {
+					return d.Errf("voice_bridge: external %q: want true or false", d.Val())
+				}
+				v.External = b
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		default:
+			return d.Errf("voice_bridge: unknown setting %q (want length or external)", name)
+		}
+	}
+	h.VoiceBridge = v
 	return nil
 }
 

@@ -41,7 +41,7 @@ func (c *bbbCLI) meetingsList(cmd *cobra.Command, _ []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TENANT\tMEETING\tSERVER\tPARTICIPANTS\tRUNNING\tCREATED\tKEY")
+	fmt.Fprintln(tw, "TENANT\tMEETING\tSERVER\tPARTICIPANTS\tRUNNING\tCREATED\tVOICE BRIDGE\tKEY")
 	for _, m := range list {
 		running := "no"
 		if m.Running {
@@ -51,7 +51,11 @@ func (c *bbbCLI) meetingsList(cmd *cobra.Command, _ []string) error {
 		if tenant == "" {
 			tenant = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", tenant, m.MeetingID, m.ServerID, m.Participants, running, when(m.Created), m.Key)
+		bridge := m.VoiceBridge
+		if bridge == "" {
+			bridge = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", tenant, m.MeetingID, m.ServerID, m.Participants, running, when(m.Created), bridge, m.Key)
 	}
 	return tw.Flush()
 }

@@ -144,6 +144,7 @@ func newTransport() *http.Transport {
 // apply returns; the poller starts with the first config that goes live.
 func (e *engine) apply(st engineSettings, tb stagedTenants, logger *zap.Logger, emit func(string, map[string]any)) {
 	e.pool.SetLoadModel(st.load)
+	e.pool.SetVoiceBridges(st.voice)
 	added, notes := e.pool.SetServers(st.servers)
 	for _, n := range notes {
 		logger.Warn(n)

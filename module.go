@@ -113,6 +113,10 @@ type Handler struct {
 	// Load weighs what servers report into their load (the load
 	// formula); default LoadConfig's defaults.
 	Load *LoadConfig `json:"load,omitempty"`
+	// VoiceBridge is how each meeting's voice bridge (the number phone
+	// callers dial, unique in the pool) is chosen; default
+	// balancer.VoiceBridgePolicy's defaults (9 digits, the balancer's).
+	VoiceBridge *balancer.VoiceBridgePolicy `json:"voice_bridge,omitempty"`
 	// Recordings: where they arrive and are kept. Default none: the
 	// recording calls answer "no recordings" and nothing is played back.
 	Recordings *RecordingsConfig `json:"recordings,omitempty"`
@@ -286,6 +290,10 @@ func (h *Handler) settings() engineSettings {
 			NewMeetingSize: l.NewMeetingSize, NewMeetingWindow: time.Duration(l.NewMeetingWindow)}
 	}
 	st.load = st.load.WithDefaults()
+	if h.VoiceBridge != nil {
+		st.voice = *h.VoiceBridge
+	}
+	st.voice = st.voice.WithDefaults()
 	if h.Recordings != nil {
 		st.recordings = h.Recordings.settings()
 	}
@@ -302,6 +310,9 @@ func (h *Handler) validate() error {
 		if s == "" {
 			return fmt.Errorf("bbb_balance: a secret is empty (is its environment variable set?)")
 		}
+	}
+	if v := h.VoiceBridge; v != nil && v.Length != 0 && (v.Length < balancer.MinVoiceBridgeLength || v.Length > balancer.MaxVoiceBridgeLength) {
+		return fmt.Errorf("bbb_balance: voice_bridge length %d: want %d to %d digits", v.Length, balancer.MinVoiceBridgeLength, balancer.MaxVoiceBridgeLength)
 	}
 	for _, a := range h.ChecksumAlgorithms {
 		if _, err := bbb.ParseAlgorithm(a); err != nil {

@@ -117,7 +117,8 @@ func (m *Meetings) create(w http.ResponseWriter, req *request) {
 		// secret; the balancer calls it after the import (package callbacks).
 		req.params, readyURL = callbacks.TakeReadyURL(req.params)
 	}
-	place := balancer.Request{Key: key, MeetingID: key, Tags: tags, MaxParticipants: maxParticipants}
+	place := balancer.Request{Key: key, MeetingID: key, Tags: tags, MaxParticipants: maxParticipants,
+		VoiceBridge: req.params.Get("voiceBridge")}
 	body, replayable := replayableBody(req.body)
 	var failed balancer.Placement // the last server that failed this create
 	var failure error
@@ -195,6 +196,8 @@ func (m *Meetings) placementFailed(w http.ResponseWriter, key string, err error)
 	switch {
 	case errors.As(err, &tagErr):
 		bbb.WriteError(w, bbb.KeyServerTagUnavailable, tagErr.Error())
+	case errors.Is(err, balancer.ErrVoiceBridgeTaken):
+		bbb.WriteXML(w, bbb.ErrorsXML(bbb.KeyNonUniqueVoiceBridge, balancer.ErrVoiceBridgeTaken.Error()))
 	case errors.Is(err, balancer.ErrNoServer):
 		m.Logger.Error("no server for a new meeting", zap.String("meeting", key))
 		bbb.WriteError(w, bbb.KeyInternalError, "Could not find any available servers.")
@@ -209,6 +212,11 @@ func (m *Meetings) placementFailed(w http.ResponseWriter, key string, err error)
 func (m *Meetings) sendCreate(req *request, pl balancer.Placement) (*bbb.Result, error) {
 	route := balancer.Route{MeetingID: pl.Key, ServerID: pl.ServerID, Server: pl.Server}
 	params := paramsFor(req, route)
+	if pl.VoiceBridge != "" {
+		// The pool's number, unique among its meetings (the server would
+		// keep one unique among its own only).
+		params = params.Without("voiceBridge").With("voiceBridge", pl.VoiceBridge)
+	}
 	if m.Callbacks != nil {
 		params = m.Callbacks.Intercept(req.r.Context(), params, publicHost(m.PublicURL, req.r),
 			callbacks.Meeting{Key: req.key, ServerID: pl.ServerID, MeetingID: req.meetingID, SecretTag: bbb.SecretTag(req.secret)}, pl.Placed)
@@ -235,7 +243,7 @@ func (m *Meetings) created(w http.ResponseWriter, req *request, pl balancer.Plac
 	ctx := context.WithoutCancel(req.r.Context())
 	switch {
 	case err == nil && res.OK():
-		if err := m.Pool.Confirm(ctx, key, route.MeetingID, pl.ServerID); err != nil {
+		if err := m.Pool.Confirm(ctx, key, route.MeetingID, pl.ServerID, pl.VoiceBridge); err != nil {
 			m.Logger.Error("recording a meeting failed", zap.String("meeting", key), zap.Error(err))
 		}
 		if readyURL != "" {

@@ -56,7 +56,7 @@ func TestMeetingsAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = now.Add(time.Millisecond)
-	if err := p.Confirm(ctx, "new", "new", pl.ServerID); err != nil {
+	if err := p.Confirm(ctx, "new", "new", pl.ServerID, ""); err != nil {
 		t.Fatal(err)
 	}
 	other := "bbb2"

@@ -56,7 +56,7 @@ func TestOfflineServerMeetingsReplaced(t *testing.T) {
 	setOnline(p, servers(2))
 	ctx := context.Background()
 	pl, _ := p.Place(ctx, Request{Key: "room", MeetingID: "room"})
-	p.Confirm(ctx, "room", "room", pl.ServerID)
+	p.Confirm(ctx, "room", "room", pl.ServerID, "")
 	p.Report(ctx, pl.ServerID, Poll{Started: time.Now(), Err: errDown}, HealthRule{Fails: 1})
 	if _, err := p.Join("room"); err != ErrUnavailable {
 		t.Fatalf("join on an offline server: %v", err)
@@ -77,8 +77,8 @@ func TestEndedMeetingsLeaveRegistry(t *testing.T) {
 	for _, id := range []string{"ended", "running", "in-flight"} {
 		p.Place(ctx, Request{Key: id, MeetingID: id})
 	}
-	p.Confirm(ctx, "ended", "ended", "bbb1")
-	p.Confirm(ctx, "running", "running", "bbb1")
+	p.Confirm(ctx, "ended", "ended", "bbb1", "")
+	p.Confirm(ctx, "running", "running", "bbb1", "")
 	clock = clock.Add(time.Second)
 	started := clock // the poll starts after the confirmations
 	// in-flight: placed, its create not answered yet; the poll cannot show it.
@@ -100,7 +100,7 @@ func TestEndedMeetingsLeaveRegistry(t *testing.T) {
 	// A create answered after the poll started is not stale either.
 	clock = clock.Add(time.Second)
 	p.Place(ctx, Request{Key: "late", MeetingID: "late"})
-	p.Confirm(ctx, "late", "late", "bbb1")
+	p.Confirm(ctx, "late", "late", "bbb1", "")
 	if ch := p.Report(ctx, "bbb1", Poll{Started: started, Meetings: xmls(bbb.Meeting{MeetingID: "running"})}, HealthRule{}); len(ch.Stale) != 1 || ch.Stale[0].Key != "in-flight" {
 		// in-flight is still unconfirmed, so it stays; nothing is stale.
 		if len(ch.Stale) != 0 {
@@ -157,7 +157,7 @@ func TestLoadFormula(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 	// A join counts at once, until the next poll shows it.
-	p.Confirm(context.Background(), "a", "a", "bbb1") // a known meeting, already counted by the poll
+	p.Confirm(context.Background(), "a", "a", "bbb1", "") // a known meeting, already counted by the poll
 	if _, err := p.Join("a"); err != nil {
 		t.Fatal(err)
 	}

@@ -99,7 +99,7 @@ func TestPollReportsCopies(t *testing.T) {
 	if ch := p.Report(ctx, other, Poll{Started: time.Now(), Meetings: copies}, HealthRule{}); len(ch.Copies) != 0 {
 		t.Fatalf("copies %v of a create not yet confirmed", ch.Copies)
 	}
-	if err := p.Confirm(ctx, "room", "room", pl.ServerID); err != nil {
+	if err := p.Confirm(ctx, "room", "room", pl.ServerID, ""); err != nil {
 		t.Fatal(err)
 	}
 	if ch := p.Report(ctx, other, Poll{Started: time.Now(), Meetings: copies}, HealthRule{}); len(ch.Copies) != 1 || ch.Copies[0] != "room" {

@@ -27,6 +27,10 @@ type MeetingRecord struct {
 	MeetingID string    `json:"meeting_id"` // the meetingID sent to the BBB server (today always Key)
 	ServerID  string    `json:"server"`
 	Created   time.Time `json:"created"`
+	// VoiceBridge is the meeting's number for phone callers, unique in the
+	// pool (see VoiceBridgePolicy); "" for meetings placed before the
+	// balancer handed them out.
+	VoiceBridge string `json:"voice_bridge,omitempty"`
 }
 
 type meeting struct {
@@ -74,6 +78,9 @@ func (p *Pool) addLocked(key string, m *meeting) {
 	g.meetings++
 	m.group = g
 	p.meetings[key] = m
+	if m.VoiceBridge != "" {
+		p.bridges[m.VoiceBridge] = m
+	}
 }
 
 // MeetingStatus is a registry entry with what the last poll saw of it.
@@ -93,16 +100,27 @@ type Pool struct {
 	servers   map[string]*server
 	order     []*server // by id, for stable tie-breaking and listings
 	meetings  map[string]*meeting
+	bridges   map[string]*meeting // the registry by voice bridge
+	voice     VoiceBridgePolicy
 	groups    map[string]*groupUsage // usage of the meetings by key group
 	model     LoadModel
 	passive   PassiveHealth
 	store     Store
+	claimer   Claimer // the store, when several instances share it; else nil
 	now       func() time.Time
 }
 
 // NewPool returns an empty pool that writes meetings through to store.
 func NewPool(store Store) *Pool {
-	return &Pool{servers: map[string]*server{}, meetings: map[string]*meeting{}, groups: map[string]*groupUsage{}, overrides: map[string]*Override{},
+	p := newPool(store)
+	if c, ok := store.(Claimer); ok && c.Shared() {
+		p.claimer = c
+	}
+	return p
+}
+
+func newPool(store Store) *Pool {
+	return &Pool{servers: map[string]*server{}, meetings: map[string]*meeting{}, bridges: map[string]*meeting{}, groups: map[string]*groupUsage{}, overrides: map[string]*Override{},
 		model: DefaultLoadModel, store: store, now: time.Now}
 }
 
@@ -216,6 +234,8 @@ type Placement struct {
 	ServerID string
 	Tag      string // the chosen server's tag
 	Fresh    bool   // placed by this call: undo with ForgetUnconfirmed if the create fails
+	// VoiceBridge is the meeting's voice bridge, which the create sends.
+	VoiceBridge string
 	// Placed is when the meeting was placed (by this call or an earlier
 	// one): it tells this instance of the meeting from a later one.
 	Placed time.Time
@@ -228,6 +248,7 @@ type Request struct {
 	Tags            string   // meta_server-tag as given, scalelite's syntax
 	MaxParticipants int      // size hint, 0 if not given
 	Avoid           []string // servers not to place it on (they just failed this create)
+	VoiceBridge     string   // the front-end's voiceBridge, if it gave one
 }
 
 // Place finds the server for a create: the server the meeting is on if it
@@ -236,14 +257,14 @@ type Request struct {
 // of creates spreads over the pool, and is written to the store before
 // Place returns.
 func (p *Pool) Place(ctx context.Context, req Request) (Placement, error) {
-	claimer, shared := p.store.(Claimer)
+	var takenBridges map[string]bool // taken in the shared database meanwhile
 	for attempt := 0; ; attempt++ {
 		p.mu.Lock()
 		var replaces *MeetingRecord
 		if m := p.meetings[req.Key]; m != nil {
 			if s := p.servers[m.ServerID]; s != nil && s.serves() {
 				p.mu.Unlock()
-				return Placement{Key: req.Key, Server: s.endpoint, ServerID: s.ID, Tag: s.Tag, Placed: m.Created}, nil
+				return Placement{Key: req.Key, Server: s.endpoint, ServerID: s.ID, Tag: s.Tag, Placed: m.Created, VoiceBridge: m.VoiceBridge}, nil
 			}
 			prev := m.MeetingRecord
 			replaces = &prev
@@ -260,22 +281,41 @@ func (p *Pool) Place(ctx context.Context, req Request) (Placement, error) {
 			p.mu.Unlock()
 			return Placement{}, err
 		}
-		rec := MeetingRecord{Key: req.Key, MeetingID: req.MeetingID, ServerID: best.ID, Created: now}
+		had := ""
+		if replaces != nil {
+			had = replaces.VoiceBridge
+		}
+		bridge, err := p.bridgeLocked(req, had, takenBridges)
+		if err != nil {
+			p.mu.Unlock()
+			return Placement{}, err
+		}
+		rec := MeetingRecord{Key: req.Key, MeetingID: req.MeetingID, ServerID: best.ID, Created: now, VoiceBridge: bridge}
 		m := &meeting{MeetingRecord: rec, size: p.model.size(req.MaxParticipants)}
 		p.addLocked(req.Key, m)
 		best.placed[m.MeetingID] = m
 		best.reserves.push(fresh{meetingID: req.MeetingID, created: now, size: m.size})
-		pl := Placement{Key: req.Key, Server: best.endpoint, ServerID: best.ID, Tag: best.Tag, Fresh: true, Placed: now}
+		pl := Placement{Key: req.Key, Server: best.endpoint, ServerID: best.ID, Tag: best.Tag, Fresh: true, Placed: now, VoiceBridge: bridge}
 		p.mu.Unlock()
 
-		if !shared {
+		if p.claimer == nil {
 			if err := p.store.SaveMeeting(ctx, rec); err != nil {
 				p.Forget(context.WithoutCancel(ctx), req.Key, best.ID)
 				return Placement{}, err
 			}
 			return pl, nil
 		}
-		held, err := p.claim(ctx, claimer, rec, replaces)
+		held, err := p.claim(ctx, p.claimer, rec, replaces)
+		if errors.Is(err, ErrVoiceBridgeTaken) && bridge != req.VoiceBridge && attempt < maxClaims {
+			// Another instance gave the number to another meeting a
+			// moment ago: this one takes another.
+			p.forgetLocal(req.Key, rec)
+			if takenBridges == nil {
+				takenBridges = map[string]bool{}
+			}
+			takenBridges[bridge] = true
+			continue
+		}
 		if err != nil {
 			p.forgetLocal(req.Key, rec)
 			return Placement{}, err
@@ -287,11 +327,14 @@ func (p *Pool) Place(ctx context.Context, req Request) (Placement, error) {
 		// placement holds, now in this registry too (claim adopted it). The
 		// next round of the loop answers with it, or places the meeting
 		// anew if its server does not serve here.
-		if attempt == 2 {
+		if attempt >= maxClaims {
 			return Placement{}, ErrNoServer
 		}
 	}
 }
+
+// maxClaims bounds the claims one create makes in a shared database.
+const maxClaims = 4
 
 // forgetLocal undoes a placement in memory only.
 func (p *Pool) forgetLocal(key string, rec MeetingRecord) {
@@ -372,7 +415,7 @@ func (p *Pool) leastLoadedOf(now time.Time, avoid []string, fits func(*server) b
 
 // Confirm records that serverID answered SUCCESS to a create of key. If a
 // concurrent failed create dropped the entry meanwhile, it is put back.
-func (p *Pool) Confirm(ctx context.Context, key, meetingID, serverID string) error {
+func (p *Pool) Confirm(ctx context.Context, key, meetingID, serverID, voiceBridge string) error {
 	p.mu.Lock()
 	now := p.now()
 	m := p.meetings[key]
@@ -391,7 +434,10 @@ func (p *Pool) Confirm(ctx context.Context, key, meetingID, serverID string) err
 		p.mu.Unlock()
 		return nil // placed elsewhere meanwhile; the newer placement wins
 	}
-	rec := MeetingRecord{Key: key, MeetingID: meetingID, ServerID: serverID, Created: now.Truncate(time.Millisecond)}
+	if voiceBridge != "" && p.bridges[voiceBridge] != nil {
+		voiceBridge = "" // given to another meanwhile; this one runs with it, unlisted
+	}
+	rec := MeetingRecord{Key: key, MeetingID: meetingID, ServerID: serverID, Created: now.Truncate(time.Millisecond), VoiceBridge: voiceBridge}
 	m = &meeting{MeetingRecord: rec, confirmed: now, size: p.model.NewMeetingSize}
 	p.addLocked(key, m)
 	s.placed[meetingID] = m
@@ -434,6 +480,9 @@ func (p *Pool) ForgetUnconfirmed(ctx context.Context, key, serverID string) erro
 func (p *Pool) dropLocked(key string) {
 	m := p.meetings[key]
 	delete(p.meetings, key)
+	if p.bridges[m.VoiceBridge] == m {
+		delete(p.bridges, m.VoiceBridge)
+	}
 	m.group.meetings--
 	m.group.participants -= m.participants
 	m.group.joins.Add(-int64(m.joins.Swap(0)))

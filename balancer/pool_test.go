@@ -209,7 +209,7 @@ func TestFailedCreateUndone(t *testing.T) {
 	}
 	// A confirmed meeting survives a concurrent failure.
 	pl, _ = p.Place(ctx, Request{Key: "room", MeetingID: "room"})
-	p.Confirm(ctx, "room", "room", pl.ServerID)
+	p.Confirm(ctx, "room", "room", pl.ServerID, "")
 	p.ForgetUnconfirmed(ctx, "room", pl.ServerID)
 	if _, err := p.Lookup("room"); err != nil {
 		t.Errorf("confirmed meeting dropped: %v", err)
@@ -292,7 +292,7 @@ func TestUsageByPrefix(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := p.Confirm(ctx, key, key, pl.ServerID); err != nil {
+		if err := p.Confirm(ctx, key, key, pl.ServerID, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -318,7 +318,7 @@ func TestUsageFollowsPollsAndEnds(t *testing.T) {
 		if _, err := p.Place(ctx, Request{Key: key, MeetingID: key}); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.Confirm(ctx, key, key, "bbb1"); err != nil {
+		if err := p.Confirm(ctx, key, key, "bbb1", ""); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -12,8 +12,10 @@ import (
 // placements and removals (Adopt, Drop), so their load counts too; a miss
 // of the memory is read through from the database.
 
-// Claimer is a Store shared by several instances.
+// Claimer is a Store shared by several instances (when Shared says so: a
+// store may serve one instance or several, as the database it opens).
 type Claimer interface {
+	Shared() bool
 	// ClaimMeeting writes rec unless the registry already holds its key
 	// on another placement than replaces (the placement rec re-places; nil
 	// for none), and returns what the registry holds after: rec, or the
@@ -21,6 +23,8 @@ type Claimer interface {
 	ClaimMeeting(ctx context.Context, rec MeetingRecord, replaces *MeetingRecord) (MeetingRecord, error)
 	// Meeting reads one registry entry.
 	Meeting(ctx context.Context, key string) (MeetingRecord, bool, error)
+	// MeetingByVoiceBridge reads the entry with a voice bridge.
+	MeetingByVoiceBridge(ctx context.Context, vb string) (MeetingRecord, bool, error)
 }
 
 // AdoptGrace is how long after its placement a meeting placed by another
@@ -139,8 +143,8 @@ func (p *Pool) ReloadOverrides(ctx context.Context) ([]string, error) {
 // database, and adopts what it finds: a meeting another instance created
 // a moment ago, whose notification has not arrived yet.
 func (p *Pool) readThrough(key string) bool {
-	c, ok := p.store.(Claimer)
-	if !ok {
+	c := p.claimer
+	if c == nil {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), readThroughTimeout)

@@ -12,6 +12,8 @@ import (
 // sharedStore are two instances on one database.
 type sharedStore struct{ *memStore }
 
+func (sharedStore) Shared() bool { return true }
+
 func (s sharedStore) ClaimMeeting(_ context.Context, rec MeetingRecord, replaces *MeetingRecord) (MeetingRecord, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -27,6 +29,17 @@ func (s sharedStore) Meeting(_ context.Context, key string) (MeetingRecord, bool
 	defer s.mu.Unlock()
 	r, ok := s.m[key]
 	return r, ok, nil
+}
+
+func (s sharedStore) MeetingByVoiceBridge(_ context.Context, vb string) (MeetingRecord, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.m {
+		if r.VoiceBridge == vb {
+			return r, true, nil
+		}
+	}
+	return MeetingRecord{}, false, nil
 }
 
 // Two instances placing the same meeting at once: the store's first claim

@@ -36,6 +36,7 @@ const (
 	KeyMissingFullName      = "missingParamFullName"
 	KeyValidationError      = "validationError"
 	KeyMaxParticipants      = "maxParticipantsReached"
+	KeyNonUniqueVoiceBridge = "nonUniqueVoiceBridge"
 )
 
 // Messages that go with the keys above, as BBB words them.
@@ -92,6 +93,18 @@ func ErrorXML(key, message string) []byte {
 // WriteError answers a BBB API error.
 func WriteError(w http.ResponseWriter, key, message string) {
 	WriteXML(w, ErrorXML(key, message))
+}
+
+// ErrorsXML renders BBB's other error shape, a list of errors without a
+// top-level messageKey, which bbb-web uses for a voice-bridge clash.
+func ErrorsXML(key, message string) []byte {
+	var b bytes.Buffer
+	b.WriteString("<response><returncode>FAILED</returncode><errors><error><key>")
+	xml.EscapeText(&b, []byte(key))
+	b.WriteString("</key><message>")
+	xml.EscapeText(&b, []byte(message))
+	b.WriteString("</message></error></errors></response>")
+	return b.Bytes()
 }
 
 // Element is one XML element to render: a name and either text or children.

@@ -76,6 +76,7 @@ type Note struct {
 	MeetingID string `json:"meeting"`
 	Server    string `json:"server"`
 	Created   int64  `json:"created"`
+	Bridge    string `json:"bridge"` // the meeting's voice bridge
 	What      string `json:"what"`
 	By        string `json:"by"`
 }
@@ -250,7 +251,7 @@ func (m *Member) sync(ctx context.Context) {
 
 func (m *Member) apply(ctx context.Context, n Note) {
 	if n.Meetings {
-		rec := balancer.MeetingRecord{Key: n.Key, MeetingID: n.MeetingID, ServerID: n.Server, Created: time.UnixMilli(n.Created)}
+		rec := balancer.MeetingRecord{Key: n.Key, MeetingID: n.MeetingID, ServerID: n.Server, Created: time.UnixMilli(n.Created), VoiceBridge: n.Bridge}
 		if n.Op == "-" {
 			m.Pool.Drop(rec)
 		} else {
@@ -278,7 +279,13 @@ func (m *Member) reload(ctx context.Context, what string) bool {
 	var err error
 	switch what {
 	case "servers":
-		_, err = m.Pool.ReloadOverrides(ctx)
+		var added []string
+		added, err = m.Pool.ReloadOverrides(ctx)
+		if len(added) > 0 && m.Leads() {
+			// A server added through another instance: polled now, as
+			// one added here is, not at the next round.
+			m.Poller.Round(context.WithoutCancel(ctx), added, false)
+		}
 	case "tenants":
 		if m.Tenants != nil {
 			err = m.Tenants(ctx)

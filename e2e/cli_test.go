@@ -256,7 +256,7 @@ func TestCLIPanicAndMeetings(t *testing.T) {
 		return false
 	})
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if strings.Join(strings.Fields(lines[0]), " ") != "TENANT MEETING SERVER PARTICIPANTS RUNNING CREATED KEY" || len(lines) != 1+len(ids) {
+	if strings.Join(strings.Fields(lines[0]), " ") != "TENANT MEETING SERVER PARTICIPANTS RUNNING CREATED VOICE BRIDGE KEY" || len(lines) != 1+len(ids) {
 		t.Fatalf("meetings list:\n%s", out)
 	}
 	reg := registry(t)

@@ -84,11 +84,14 @@ func TestEveryParameterForwarded(t *testing.T) {
 	if len(calls) != 1 || calls[0].Name != "create" {
 		t.Fatalf("fake calls: %+v", calls)
 	}
-	// The balancer adds its own meetingEndedURL (callbacks); the rest is
-	// the client's query, byte for byte.
+	// The balancer adds its own meetingEndedURL (callbacks) and the pool's
+	// voice bridge; the rest is the client's query, byte for byte.
 	got, _, _ := bbb.SplitChecksum(calls[0].RawQuery)
-	if rest := string(bbb.Query(got).Without("meetingEndedURL")); rest != q {
+	if rest := string(bbb.Query(got).Without("meetingEndedURL", "voiceBridge")); rest != q {
 		t.Errorf("forwarded query %q, want the client's %q", rest, q)
+	}
+	if vb := bbb.Query(got).Get("voiceBridge"); len(vb) != 9 {
+		t.Errorf("voiceBridge %q is not the pool's 9 digits", vb)
 	}
 	if ended := bbb.Query(got).Get("meetingEndedURL"); !strings.HasPrefix(ended, base+"/bigbluebutton/callback/meeting-ended?") {
 		t.Errorf("meetingEndedURL %q is not the balancer's", ended)

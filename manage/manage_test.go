@@ -116,7 +116,7 @@ func (e *env) start(key, id string) {
 	if err != nil || !res.OK() {
 		e.t.Fatalf("create on the fake: %v %+v", err, res)
 	}
-	if err := e.pool.Confirm(ctx, key, key, id); err != nil {
+	if err := e.pool.Confirm(ctx, key, key, id, ""); err != nil {
 		e.t.Fatal(err)
 	}
 }

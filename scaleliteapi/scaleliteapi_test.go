@@ -449,7 +449,7 @@ func TestPanicServer(t *testing.T) {
 		if err != nil || !res.OK() {
 			t.Fatalf("create on the fake: %v %v", err, res)
 		}
-		if err := e.pool.Confirm(ctx, id, id, "bbb1"); err != nil {
+		if err := e.pool.Confirm(ctx, id, id, "bbb1", ""); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/cluster"
@@ -120,6 +121,11 @@ func (s *DB) Poll(ctx context.Context, serverID string) ([]byte, bool, error) {
 	return []byte(poll), err == nil, err
 }
 
+// Shared implements balancer.Claimer: a PostgreSQL database is shared by
+// the instances that use it; a SQLite file belongs to one, whose memory
+// decides (and ClaimMeeting is not used).
+func (s *DB) Shared() bool { return s.engine == Postgres }
+
 // ClaimMeeting implements balancer.Claimer: rec goes in unless the
 // registry already has the key on another placement than replaces (the
 // one rec re-places, nil if none). The answer is what the registry holds
@@ -132,12 +138,16 @@ func (s *DB) ClaimMeeting(ctx context.Context, rec balancer.MeetingRecord, repla
 	}
 	for range 3 { // the row may go between the insert and the read
 		var key string
-		err := s.db.QueryRowContext(ctx, `INSERT INTO meetings(key, meeting_id, server_id, created_at) VALUES(?, ?, ?, ?)
-			ON CONFLICT(key) DO UPDATE SET meeting_id = excluded.meeting_id, server_id = excluded.server_id, created_at = excluded.created_at
+		err := s.db.QueryRowContext(ctx, `INSERT INTO meetings(key, meeting_id, server_id, created_at, voice_bridge) VALUES(?, ?, ?, ?, ?)
+			ON CONFLICT(key) DO UPDATE SET meeting_id = excluded.meeting_id, server_id = excluded.server_id, created_at = excluded.created_at,
+				voice_bridge = excluded.voice_bridge
 			WHERE meetings.server_id = ? AND meetings.created_at = ?
-			RETURNING key`, rec.Key, rec.MeetingID, rec.ServerID, rec.Created.UnixMilli(), oldServer, oldCreated).Scan(&key)
+			RETURNING key`, rec.Key, rec.MeetingID, rec.ServerID, rec.Created.UnixMilli(), rec.VoiceBridge, oldServer, oldCreated).Scan(&key)
 		if err == nil {
 			return rec, nil
+		}
+		if isUniqueViolation(err, "meetings_voice_bridge") {
+			return balancer.MeetingRecord{}, balancer.ErrVoiceBridgeTaken
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return balancer.MeetingRecord{}, err
@@ -155,13 +165,33 @@ func (s *DB) ClaimMeeting(ctx context.Context, rec balancer.MeetingRecord, repla
 func (s *DB) Meeting(ctx context.Context, key string) (balancer.MeetingRecord, bool, error) {
 	m := balancer.MeetingRecord{Key: key}
 	var created int64
-	err := s.db.QueryRowContext(ctx, "SELECT meeting_id, server_id, created_at FROM meetings WHERE key = ?", key).
-		Scan(&m.MeetingID, &m.ServerID, &created)
+	err := s.db.QueryRowContext(ctx, "SELECT meeting_id, server_id, created_at, voice_bridge FROM meetings WHERE key = ?", key).
+		Scan(&m.MeetingID, &m.ServerID, &created, &m.VoiceBridge)
 	if errors.Is(err, sql.ErrNoRows) {
 		return balancer.MeetingRecord{}, false, nil
 	}
 	m.Created = time.UnixMilli(created)
 	return m, err == nil, err
+}
+
+// MeetingByVoiceBridge implements balancer.Claimer: the registry entry
+// with voice bridge vb, read through on a miss of the memory.
+func (s *DB) MeetingByVoiceBridge(ctx context.Context, vb string) (balancer.MeetingRecord, bool, error) {
+	var key string
+	err := s.db.QueryRowContext(ctx, "SELECT key FROM meetings WHERE voice_bridge = ?", vb).Scan(&key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return balancer.MeetingRecord{}, false, nil
+	} else if err != nil {
+		return balancer.MeetingRecord{}, false, err
+	}
+	return s.Meeting(ctx, key)
+}
+
+// isUniqueViolation reports whether err is PostgreSQL's refusal of a row
+// that index would hold twice.
+func isUniqueViolation(err error, index string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == index
 }
 
 // ForgetCounts implements cluster.Store: another instance changed the

@@ -218,6 +218,20 @@ var postgresMigrations = []string{
 	DROP TRIGGER IF EXISTS server_polls_notify ON server_polls;
 	CREATE TRIGGER server_polls_notify AFTER INSERT OR UPDATE ON server_polls
 		FOR EACH ROW EXECUTE FUNCTION bbb_notify_poll();`,
+	`ALTER TABLE meetings ADD COLUMN voice_bridge TEXT NOT NULL DEFAULT '';
+	CREATE UNIQUE INDEX meetings_voice_bridge ON meetings(voice_bridge) WHERE voice_bridge != '';
+	CREATE OR REPLACE FUNCTION bbb_notify_meeting() RETURNS trigger AS $$
+	BEGIN
+		IF TG_OP = 'DELETE' THEN
+			PERFORM pg_notify('bbb_meetings', json_build_object('op', '-', 'key', OLD.key,
+				'server', OLD.server_id, 'created', OLD.created_at, 'by', current_setting('application_name'))::text);
+			RETURN OLD;
+		END IF;
+		PERFORM pg_notify('bbb_meetings', json_build_object('op', '+', 'key', NEW.key, 'meeting', NEW.meeting_id,
+			'server', NEW.server_id, 'created', NEW.created_at, 'bridge', NEW.voice_bridge,
+			'by', current_setting('application_name'))::text);
+		RETURN NEW;
+	END $$ LANGUAGE plpgsql;`,
 }
 
 // migratePostgres brings the schema up to date. The version lives in

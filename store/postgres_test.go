@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bbb-balance/bbb_balance/balancer"
+	"github.com/bbb-balance/bbb_balance/cluster"
 	"github.com/bbb-balance/bbb_balance/internal/pgtest"
 )
 
@@ -94,5 +96,77 @@ func TestPostgresUnreachable(t *testing.T) {
 	}
 	if msg := err.Error(); !strings.Contains(msg, "connecting to PostgreSQL postgres://bbb:xxxxx@127.0.0.1:1/bbb") || strings.Contains(msg, "s3cret") {
 		t.Fatalf("error %q", msg)
+	}
+}
+
+// Two instances on one database: the first claim of a meeting wins, a
+// voice bridge is one meeting's, the poller's lease is one instance's
+// until it runs out, and each hears the other's changes, not its own.
+func TestPostgresSharedBetweenInstances(t *testing.T) {
+	loc := pgtest.Database(t)
+	ctx := context.Background()
+	a, b := openAt(t, loc), openAt(t, loc)
+	now := time.UnixMilli(time.Now().UnixMilli())
+
+	notes := make(chan cluster.Note, 10)
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	connected := make(chan struct{}, 1)
+	go b.Listen(lctx, func() { connected <- struct{}{} }, func(n cluster.Note) { notes <- n }, func(error, time.Duration) {})
+	<-connected
+
+	first := balancer.MeetingRecord{Key: "k", MeetingID: "k", ServerID: "bbb1", Created: now, VoiceBridge: "123456789"}
+	if held, err := a.ClaimMeeting(ctx, first, nil); err != nil || !held.Created.Equal(now) || held.ServerID != "bbb1" {
+		t.Fatalf("first claim: %+v %v", held, err)
+	}
+	second := balancer.MeetingRecord{Key: "k", MeetingID: "k", ServerID: "bbb2", Created: now.Add(time.Millisecond), VoiceBridge: "223456789"}
+	if held, err := b.ClaimMeeting(ctx, second, nil); err != nil || held.ServerID != "bbb1" || held.VoiceBridge != "123456789" {
+		t.Fatalf("second claim of the same meeting got %+v %v; want the first's", held, err)
+	}
+	if held, err := b.ClaimMeeting(ctx, second, &first); err != nil || held.ServerID != "bbb2" {
+		t.Fatalf("a claim replacing the first: %+v %v", held, err)
+	}
+	clash := balancer.MeetingRecord{Key: "other", MeetingID: "other", ServerID: "bbb1", Created: now, VoiceBridge: "223456789"}
+	if _, err := a.ClaimMeeting(ctx, clash, nil); err != balancer.ErrVoiceBridgeTaken {
+		t.Fatalf("a claim with another meeting's voice bridge: %v", err)
+	}
+	if got, ok, err := b.MeetingByVoiceBridge(ctx, "223456789"); err != nil || !ok || got.Key != "k" {
+		t.Fatalf("by voice bridge: %+v %v %v", got, ok, err)
+	}
+
+	// b hears a's placement, with its voice bridge, and its removal; not
+	// its own claim.
+	want := []string{"+ k bbb1 123456789", "- k bbb2 "}
+	if err := a.DeleteMeeting(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		select {
+		case n := <-notes:
+			if got := n.Op + " " + n.Key + " " + n.Server + " " + n.Bridge; got != w || !n.Meetings {
+				t.Fatalf("note %q, want %q", got, w)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no note, want %q", w)
+		}
+	}
+
+	if h, err := a.AcquireLease(ctx, "poller", time.Hour); err != nil || h != a.Instance() {
+		t.Fatalf("a's lease: %q %v", h, err)
+	}
+	if h, err := b.AcquireLease(ctx, "poller", time.Hour); err != nil || h != a.Instance() {
+		t.Fatalf("b took a held lease: %q %v", h, err)
+	}
+	if err := a.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := b.AcquireLease(ctx, "poller", time.Hour); err != nil || h != b.Instance() {
+		t.Fatalf("b after a left: %q %v", h, err)
+	}
+	if _, err := b.AcquireLease(ctx, "poller", -time.Second); err != nil { // renewed as run out
+		t.Fatal(err)
+	}
+	if h, err := a.AcquireLease(ctx, "poller", time.Hour); err != nil || h != a.Instance() {
+		t.Fatalf("a after b's lease ran out: %q %v", h, err)
 	}
 }

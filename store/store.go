@@ -279,6 +279,11 @@ var migrations = []string{
 	// instances, the poller's lease, the shared polls and the
 	// notifications). A SQLite file belongs to one process: nothing to do.
 	`SELECT 1;`,
+	// Voice bridges (balancer.VoiceBridgePolicy): each meeting's number,
+	// unique among the meetings of the pool; the unique index is what
+	// decides between instances sharing a PostgreSQL database.
+	`ALTER TABLE meetings ADD COLUMN voice_bridge TEXT NOT NULL DEFAULT '';
+	CREATE UNIQUE INDEX meetings_voice_bridge ON meetings(voice_bridge) WHERE voice_bridge != '';`,
 }
 
 func (s *DB) migrate(ctx context.Context) error {
@@ -307,7 +312,7 @@ func (s *DB) migrate(ctx context.Context) error {
 
 // Meetings implements balancer.Store.
 func (s *DB) Meetings(ctx context.Context) ([]balancer.MeetingRecord, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT key, meeting_id, server_id, created_at FROM meetings")
+	rows, err := s.db.QueryContext(ctx, "SELECT key, meeting_id, server_id, created_at, voice_bridge FROM meetings")
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +321,7 @@ func (s *DB) Meetings(ctx context.Context) ([]balancer.MeetingRecord, error) {
 	for rows.Next() {
 		var m balancer.MeetingRecord
 		var created int64
-		if err := rows.Scan(&m.Key, &m.MeetingID, &m.ServerID, &created); err != nil {
+		if err := rows.Scan(&m.Key, &m.MeetingID, &m.ServerID, &created, &m.VoiceBridge); err != nil {
 			return nil, err
 		}
 		m.Created = time.UnixMilli(created)
@@ -328,9 +333,10 @@ func (s *DB) Meetings(ctx context.Context) ([]balancer.MeetingRecord, error) {
 // SaveMeeting implements balancer.Store.
 func (s *DB) SaveMeeting(ctx context.Context, m balancer.MeetingRecord) error {
 	return s.write(ctx,
-		`INSERT INTO meetings(key, meeting_id, server_id, created_at) VALUES(?, ?, ?, ?)
-		 ON CONFLICT(key) DO UPDATE SET meeting_id = excluded.meeting_id, server_id = excluded.server_id, created_at = excluded.created_at`,
-		m.Key, m.MeetingID, m.ServerID, m.Created.UnixMilli())
+		`INSERT INTO meetings(key, meeting_id, server_id, created_at, voice_bridge) VALUES(?, ?, ?, ?, ?)
+		 ON CONFLICT(key) DO UPDATE SET meeting_id = excluded.meeting_id, server_id = excluded.server_id, created_at = excluded.created_at,
+			voice_bridge = excluded.voice_bridge`,
+		m.Key, m.MeetingID, m.ServerID, m.Created.UnixMilli(), m.VoiceBridge)
 }
 
 // DeleteMeeting implements balancer.Store.
