@@ -58,6 +58,19 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        length <digits>
 //	        external [true|false]
 //	    }
+//	    dialin [<path>] {
+//	        path </path>
+//	        password <password>
+//	        realm <realm>
+//	        digits <min> <max>
+//	        tries <n>
+//	        digit_timeout <duration>
+//	        max_duration <duration>
+//	        caller_id_visible <n>
+//	        context <name>
+//	        profile <name>
+//	        prompts <welcome> <pin> <wrong pin>
+//	    }
 //	    recordings [<dir>] {
 //	        dir <dir>
 //	        spool_dir|work_dir|failed_dir|published_dir|unpublished_dir <dir>
@@ -194,6 +207,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "voice_bridge":
 			if err := parseVoiceBridge(d, h); err != nil {
+				return err
+			}
+		case "dialin":
+			if err := parseDialin(d, h); err != nil {
 				return err
 			}
 		case "recordings":

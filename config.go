@@ -1,6 +1,12 @@
 package bbbbalance
 
-import "github.com/caddyserver/caddy/v2"
+import (
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/bbb-balance/bbb_balance/dialin"
+)
 
 // The handler's JSON config is the Handler's exported fields (module.go)
 // and the types below; servers are balancer.ServerConfig, tenants
@@ -101,4 +107,55 @@ type RecordingsConfig struct {
 	// UploadMaxSize bounds one upload's body in bytes; default 16 GiB
 	// (17179869184).
 	UploadMaxSize int64 `json:"upload_max_size,omitempty"`
+}
+
+// DialinConfig is the JSON and Caddyfile form of the FreeSWITCH dial-in
+// endpoint (package dialin): phone callers reach any meeting of the pool
+// by its voice bridge. Zero fields take dialin.Config's defaults.
+type DialinConfig struct {
+	// Path is where FreeSWITCH's mod_xml_curl posts; default /fsapi
+	// (scalelite's).
+	Path string `json:"path,omitempty"`
+	// Password of the Basic-auth user "fsapi"; required (placeholders
+	// such as {env.FSAPI_PASSWORD} are expanded).
+	Password string `json:"password,omitempty"`
+	// Realm of WWW-Authenticate; default fsapi.
+	Realm string `json:"realm,omitempty"`
+	// MinDigits and MaxDigits bound the PIN a caller enters; default 5
+	// and 9. Breakout rooms have one digit more than their parent.
+	MinDigits int `json:"min_digits,omitempty"`
+	MaxDigits int `json:"max_digits,omitempty"`
+	// Tries: prompts per collection, and wrong PINs per call; default 3.
+	Tries int `json:"tries,omitempty"`
+	// DigitTimeout waits for each digit; default 7s.
+	DigitTimeout caddy.Duration `json:"digit_timeout,omitempty"`
+	// MaxDuration hangs every call up after that long; default never.
+	MaxDuration caddy.Duration `json:"max_duration,omitempty"`
+	// CallerIDVisible: trailing digits of a caller's number left
+	// readable; default 4, negative: none.
+	CallerIDVisible int `json:"caller_id_visible,omitempty"`
+	// Context is the gateway's dialplan context of incoming calls;
+	// default public.
+	Context string `json:"context,omitempty"`
+	// Profile is the gateway's sofia profile towards the BBB servers;
+	// default external.
+	Profile string `json:"profile,omitempty"`
+	// Sound files: the welcome, the PIN prompt and the wrong-PIN prompt;
+	// defaults scalelite's.
+	WelcomePrompt string `json:"welcome_prompt,omitempty"`
+	PinPrompt     string `json:"pin_prompt,omitempty"`
+	InvalidPrompt string `json:"invalid_prompt,omitempty"`
+}
+
+// DefaultDialinPath is scalelite's path of the dial-in endpoint.
+const DefaultDialinPath = "/fsapi"
+
+func (c *DialinConfig) config() dialin.Config {
+	return dialin.Config{
+		Password: c.Password, Realm: c.Realm, Context: c.Context, Profile: c.Profile,
+		MinDigits: c.MinDigits, MaxDigits: c.MaxDigits, Tries: c.Tries,
+		DigitTimeout: time.Duration(c.DigitTimeout), MaxDuration: time.Duration(c.MaxDuration),
+		WelcomePrompt: c.WelcomePrompt, PinPrompt: c.PinPrompt, InvalidPrompt: c.InvalidPrompt,
+		CallerIDVisible: c.CallerIDVisible,
+	}
 }

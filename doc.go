@@ -15,6 +15,7 @@
 //	bbb/              the BBB protocol: checksums, query strings kept as sent, XML, JWT, a client for one server
 //	cluster/          several instances on one PostgreSQL: notifications, the poller's lease, shared polls
 //	callbacks/        the callbacks of a meeting: URLs given to servers at create, relayed to its front-end; recording-ready
+//	dialin/           FreeSWITCH dial-in (mod_xml_curl): the dialplan that bridges a call to its meeting's server
 //	health/           the poller: a signed getMeetings per server is the health check
 //	manage/           operator actions, one implementation for the admin API, scalelite's API and the CLI
 //	notify/           durable outbound deliveries (callbacks) with backoff

@@ -29,7 +29,12 @@ var metrics = struct {
 	playbackRefused *prometheus.CounterVec
 	playbackLinks   prometheus.Counter
 	callbacks       *prometheus.CounterVec
+	dialin          *prometheus.CounterVec
 }{
+	dialin: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "bbb", Name: "dialin_requests_total",
+		Help: "FreeSWITCH dial-in lookups, by result (prompt, found, not_found, not_dialplan, refused).",
+	}, []string{"result"}),
 	playbackRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy", Subsystem: "bbb", Name: "playback_refused_total",
 		Help: "Playback requests answered 404, by reason (unknown, unpublished, cookie, link, file).",
@@ -85,7 +90,7 @@ var metrics = struct {
 func registerMetrics(reg *prometheus.Registry) error {
 	for _, c := range []prometheus.Collector{metrics.calls, metrics.checksum, metrics.placements, metrics.pollDuration, metrics.pollFailures, metrics.servers,
 		metrics.imports, metrics.importFailures, metrics.deliveries, metrics.limitHits,
-		metrics.playbackRefused, metrics.playbackLinks, metrics.callbacks} {
+		metrics.playbackRefused, metrics.playbackLinks, metrics.callbacks, metrics.dialin} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {

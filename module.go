@@ -16,6 +16,7 @@ import (
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
 	"github.com/bbb-balance/bbb_balance/callbacks"
+	"github.com/bbb-balance/bbb_balance/dialin"
 	"github.com/bbb-balance/bbb_balance/health"
 	"github.com/bbb-balance/bbb_balance/playback"
 	"github.com/bbb-balance/bbb_balance/recordings"
@@ -117,6 +118,9 @@ type Handler struct {
 	// callers dial, unique in the pool) is chosen; default
 	// balancer.VoiceBridgePolicy's defaults (9 digits, the balancer's).
 	VoiceBridge *balancer.VoiceBridgePolicy `json:"voice_bridge,omitempty"`
+	// Dialin is the FreeSWITCH dial-in endpoint (mod_xml_curl): phone
+	// callers reach any meeting by its voice bridge. Default off.
+	Dialin *DialinConfig `json:"dialin,omitempty"`
 	// Recordings: where they arrive and are kept. Default none: the
 	// recording calls answer "no recordings" and nothing is played back.
 	Recordings *RecordingsConfig `json:"recordings,omitempty"`
@@ -141,6 +145,7 @@ type Handler struct {
 	engine    *engine
 	front     *api.Front
 	upload    http.Handler      // recordings uploaded by the servers; nil unless enabled
+	dialin    *dialin.Handler   // FreeSWITCH's dial-in lookups; nil unless configured
 	playback  *playback.Server  // the recordings' files; nil without recordings
 	scalelite *scaleliteapi.API // scalelite's management API, under /scalelite/api/
 	logger    *zap.Logger
@@ -240,6 +245,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 	}
 	if err := h.provisionCallbacks(ctx); err != nil {
+		return err
+	}
+	if err := h.provisionDialin(eng); err != nil {
 		return err
 	}
 	if err := h.provisionPlayback(ctx, lib); err != nil {
@@ -381,6 +389,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if r.URL.Path == HealthCheckPath {
 		h.healthCheck(w, r)
+		return nil
+	}
+	if h.dialin != nil && r.URL.Path == h.Dialin.Path {
+		h.dialin.ServeHTTP(w, r)
 		return nil
 	}
 	if callbacks.Handles(r) {

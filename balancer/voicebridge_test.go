@@ -157,3 +157,20 @@ func (s bridgeStore) ClaimMeeting(ctx context.Context, rec MeetingRecord, replac
 	s.mu.Unlock()
 	return s.sharedStore.ClaimMeeting(ctx, rec, replaces)
 }
+
+// A voice bridge this instance has not heard of (a meeting created on
+// another a moment ago) is read through from the shared database.
+func TestByVoiceBridgeReadsThrough(t *testing.T) {
+	db := sharedStore{newMemStore()}
+	p := NewPool(db)
+	setOnline(p, servers(2))
+	db.SaveMeeting(context.Background(), MeetingRecord{Key: "elsewhere", MeetingID: "elsewhere", ServerID: "bbb2",
+		Created: time.UnixMilli(time.Now().UnixMilli()), VoiceBridge: "555666777"})
+	d, ok := p.ByVoiceBridge("555666777")
+	if !ok || d.ServerID != "bbb2" || d.MeetingID != "elsewhere" || d.Host != "10.0.0.2" {
+		t.Fatalf("dialled %+v %v", d, ok)
+	}
+	if _, ok := p.ByVoiceBridge("${x}"); ok {
+		t.Fatal("found a meeting by an unusable number")
+	}
+}
