@@ -102,6 +102,7 @@ type Member struct {
 	once   sync.Once
 
 	mu       sync.Mutex
+	syncedAt time.Time // of the last sync
 	interval time.Duration
 	timeout  time.Duration
 	wake     chan struct{}
@@ -186,10 +187,23 @@ func (m *Member) run(ctx context.Context) {
 		case <-t.C:
 		}
 		m.tick(ctx)
-		if m.stale.Load() {
+		if m.stale.Load() || time.Since(m.lastSync()) >= ResyncEvery {
 			m.sync(ctx)
 		}
 	}
+}
+
+// ResyncEvery is how often an instance reads the shared registry whole,
+// whatever the notifications said: a notification can come late (another
+// instance's batch, sent after its commit, may pass a later one) or never
+// (an instance that died between a commit and its batch), and this bounds
+// how long the memory may differ from the database.
+const ResyncEvery = time.Minute
+
+func (m *Member) lastSync() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.syncedAt
 }
 
 // dbTimeout bounds each database call of the member, so that a database
@@ -247,6 +261,9 @@ func (m *Member) sync(ctx context.Context) {
 		}
 	}
 	m.stale.Store(!ok)
+	m.mu.Lock()
+	m.syncedAt = time.Now()
+	m.mu.Unlock()
 }
 
 func (m *Member) apply(ctx context.Context, n Note) {

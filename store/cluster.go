@@ -144,6 +144,7 @@ func (s *DB) ClaimMeeting(ctx context.Context, rec balancer.MeetingRecord, repla
 			WHERE meetings.server_id = ? AND meetings.created_at = ?
 			RETURNING key`, rec.Key, rec.MeetingID, rec.ServerID, rec.Created.UnixMilli(), rec.VoiceBridge, oldServer, oldCreated).Scan(&key)
 		if err == nil {
+			s.noteMeeting("+", rec)
 			return rec, nil
 		}
 		if isUniqueViolation(err, "meetings_voice_bridge") {
@@ -239,19 +240,27 @@ func (s *DB) listenOnce(ctx context.Context, connected func(), fn func(cluster.N
 		}
 	}
 	connected()
+	self := appNamePrefix + s.instance
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
+		if n.Channel == "bbb_meetings" {
+			var batch noteBatch
+			if json.Unmarshal([]byte(n.Payload), &batch) != nil || batch.By == self {
+				continue // not ours, or this instance's own changes
+			}
+			for _, note := range batch.Notes {
+				note.Meetings = true
+				fn(note)
+			}
+			continue
+		}
 		var note cluster.Note
-		if err := json.Unmarshal([]byte(n.Payload), &note); err != nil {
-			continue // not ours
+		if err := json.Unmarshal([]byte(n.Payload), &note); err != nil || note.By == self {
+			continue
 		}
-		if note.By == appNamePrefix+s.instance {
-			continue // this instance's own change
-		}
-		note.Meetings = n.Channel == "bbb_meetings"
 		fn(note)
 	}
 }

@@ -232,6 +232,11 @@ var postgresMigrations = []string{
 			'by', current_setting('application_name'))::text);
 		RETURN NEW;
 	END $$ LANGUAGE plpgsql;`,
+	// Each row's NOTIFY took PostgreSQL's global notify lock through the
+	// commit of every create; the instances send the registry's changes
+	// in batches instead (store/notes.go).
+	`DROP TRIGGER IF EXISTS meetings_notify ON meetings;
+	DROP FUNCTION IF EXISTS bbb_notify_meeting();`,
 }
 
 // migratePostgres brings the schema up to date. The version lives in

@@ -10,6 +10,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -17,21 +18,24 @@ import (
 	"time"
 
 	"github.com/bbb-balance/bbb_balance/balancer"
+	"github.com/bbb-balance/bbb_balance/cluster"
 
 	_ "github.com/mattn/go-sqlite3" // the "sqlite3" driver (cgo)
 )
 
 // DB is the balancer's database.
 type DB struct {
-	engine   Engine
-	dsn      string // PostgreSQL's connection string, for the listener
-	instance string // this process among those sharing a PostgreSQL database
-	db       *sql.DB
-	writes   chan writeOp
-	stop     chan struct{}
-	done     chan struct{}
-	counts   countCache           // totals of paginated recording queries
-	stmts    map[string]*sql.Stmt // the writer's prepared statements (writer.go)
+	engine    Engine
+	dsn       string            // PostgreSQL's connection string, for the listener
+	instance  string            // this process among those sharing a PostgreSQL database
+	notes     chan cluster.Note // registry changes for the other instances (notes.go); nil on SQLite
+	notesDone chan struct{}
+	db        *sql.DB
+	writes    chan writeOp
+	stop      chan struct{}
+	done      chan struct{}
+	counts    countCache           // totals of paginated recording queries
+	stmts     map[string]*sql.Stmt // the writer's prepared statements (writer.go)
 }
 
 // Open opens the database at loc (see ParseLocation: a SQLite file path,
@@ -81,12 +85,14 @@ func openShared(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connecting to PostgreSQL %s: %w", Redact(dsn), err)
 	}
-	s := &DB{engine: Postgres, dsn: dsn, instance: instance, db: db, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &DB{engine: Postgres, dsn: dsn, instance: instance, db: db, stop: make(chan struct{}), done: make(chan struct{}),
+		notes: make(chan cluster.Note, 4096), notesDone: make(chan struct{})}
 	close(s.done)
 	if err := s.migratePostgres(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrating PostgreSQL %s: %w", Redact(dsn), err)
 	}
+	go s.notifier()
 	return s, nil
 }
 
@@ -97,6 +103,9 @@ func (s *DB) Engine() Engine { return s.engine }
 func (s *DB) Close() error {
 	close(s.stop)
 	<-s.done
+	if s.notesDone != nil {
+		<-s.notesDone
+	}
 	for _, st := range s.stmts { // the writer is done with them
 		if st != nil {
 			st.Close()
@@ -284,6 +293,9 @@ var migrations = []string{
 	// decides between instances sharing a PostgreSQL database.
 	`ALTER TABLE meetings ADD COLUMN voice_bridge TEXT NOT NULL DEFAULT '';
 	CREATE UNIQUE INDEX meetings_voice_bridge ON meetings(voice_bridge) WHERE voice_bridge != '';`,
+	// PostgreSQL only: the registry's notifications are sent in batches by
+	// the instances (store/notes.go), not by a trigger per row.
+	`SELECT 1;`,
 }
 
 func (s *DB) migrate(ctx context.Context) error {
@@ -332,16 +344,41 @@ func (s *DB) Meetings(ctx context.Context) ([]balancer.MeetingRecord, error) {
 
 // SaveMeeting implements balancer.Store.
 func (s *DB) SaveMeeting(ctx context.Context, m balancer.MeetingRecord) error {
-	return s.write(ctx,
+	err := s.write(ctx,
 		`INSERT INTO meetings(key, meeting_id, server_id, created_at, voice_bridge) VALUES(?, ?, ?, ?, ?)
 		 ON CONFLICT(key) DO UPDATE SET meeting_id = excluded.meeting_id, server_id = excluded.server_id, created_at = excluded.created_at,
 			voice_bridge = excluded.voice_bridge`,
 		m.Key, m.MeetingID, m.ServerID, m.Created.UnixMilli(), m.VoiceBridge)
+	if err == nil {
+		s.noteMeeting("+", m)
+	}
+	return err
 }
 
 // DeleteMeeting implements balancer.Store.
 func (s *DB) DeleteMeeting(ctx context.Context, key string) error {
-	return s.write(ctx, "DELETE FROM meetings WHERE key = ?", key)
+	if s.engine != Postgres {
+		return s.write(ctx, "DELETE FROM meetings WHERE key = ?", key)
+	}
+	select {
+	case <-s.stop:
+		return errClosed
+	default:
+	}
+	// The other instances drop the placement the row held.
+	m := balancer.MeetingRecord{Key: key}
+	var created int64
+	err := s.db.QueryRowContext(ctx, "DELETE FROM meetings WHERE key = ? RETURNING meeting_id, server_id, created_at",
+		key).Scan(&m.MeetingID, &m.ServerID, &created)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	m.Created = time.UnixMilli(created)
+	s.noteMeeting("-", m)
+	return nil
 }
 
 // Overrides implements balancer.OverrideStore.

@@ -91,6 +91,18 @@ func TestBurstSpreadsOverInstances(t *testing.T) {
 		counts = append(counts, len(f.Meetings()))
 	}
 	t.Logf("200 creates over 2 instances and 4 servers: %v", counts)
+	// Each meeting runs with its own voice bridge, though two instances
+	// handed them out.
+	bridges := map[string]string{}
+	for _, f := range p.fakes {
+		for _, id := range f.Meetings() {
+			info, _ := f.Meeting(id)
+			if other, taken := bridges[info.VoiceBridge]; taken || len(info.VoiceBridge) != 9 {
+				t.Errorf("meeting %s runs with voice bridge %q (also %q's)", id, info.VoiceBridge, other)
+			}
+			bridges[info.VoiceBridge] = id
+		}
+	}
 	for i, n := range counts {
 		if n < 45 || n > 55 {
 			t.Errorf("server bbb%d runs %d meetings, want 50 ± 5 (all: %v)", i+1, n, counts)
