@@ -135,6 +135,20 @@ func (m *Meetings) create(w http.ResponseWriter, req *request) {
 			return
 		}
 		res, err := m.sendCreate(req, pl)
+		if err == nil && res.MessageKey == bbb.KeyNonUniqueVoiceBridge && pl.Fresh && replayable &&
+			pl.VoiceBridge != place.VoiceBridge && len(place.AvoidBridges) < maxBridgeRetries {
+			// The server runs a meeting the registry does not know (created
+			// on it directly, or before this balancer) with the number the
+			// balancer chose: the create takes another.
+			if err := m.Pool.ForgetUnconfirmed(context.WithoutCancel(req.r.Context()), key, pl.ServerID); err != nil {
+				m.Logger.Error("undoing a failed placement failed", zap.String("meeting", key), zap.Error(err))
+			}
+			m.Logger.Warn("the server has the voice bridge of a meeting the pool does not know; trying another",
+				zap.String("meeting", key), zap.String("server", pl.ServerID), zap.String("voice_bridge", pl.VoiceBridge))
+			place.AvoidBridges = append(place.AvoidBridges, pl.VoiceBridge)
+			attempt--
+			continue
+		}
 		if err == nil || !pl.Fresh || !replayable || attempt == maxCreateTries || !bbb.Unanswered(err) {
 			m.created(w, req, pl, res, err, readyURL)
 			return
@@ -155,6 +169,10 @@ func (m *Meetings) create(w http.ResponseWriter, req *request) {
 
 // maxCreateTries bounds the servers one create is tried on.
 const maxCreateTries = 3
+
+// maxBridgeRetries bounds the voice bridges one create tries when servers
+// refuse the balancer's number (nonUniqueVoiceBridge).
+const maxBridgeRetries = 3
 
 // maxReplayBody bounds the XML body of a create kept in memory so the
 // create can be sent again to another server; a larger one is streamed

@@ -249,6 +249,9 @@ type Request struct {
 	MaxParticipants int      // size hint, 0 if not given
 	Avoid           []string // servers not to place it on (they just failed this create)
 	VoiceBridge     string   // the front-end's voiceBridge, if it gave one
+	// AvoidBridges are voice bridges not to give it: a server refused
+	// them (it runs a meeting the registry does not know with that number).
+	AvoidBridges []string
 }
 
 // Place finds the server for a create: the server the meeting is on if it
@@ -257,7 +260,13 @@ type Request struct {
 // of creates spreads over the pool, and is written to the store before
 // Place returns.
 func (p *Pool) Place(ctx context.Context, req Request) (Placement, error) {
-	var takenBridges map[string]bool // taken in the shared database meanwhile
+	var takenBridges map[string]bool // taken in the shared database meanwhile, or on the server
+	for _, b := range req.AvoidBridges {
+		if takenBridges == nil {
+			takenBridges = map[string]bool{}
+		}
+		takenBridges[b] = true
+	}
 	for attempt := 0; ; attempt++ {
 		p.mu.Lock()
 		var replaces *MeetingRecord

@@ -46,7 +46,7 @@ func TestParseEnvelope(t *testing.T) {
 	cases := map[string]Envelope{
 		"<response><returncode>SUCCESS</returncode><running>false</running></response>":                                                    {ReturnCode: "SUCCESS"},
 		"<response>\n<returncode>FAILED</returncode><messageKey>idNotUnique</messageKey><message>A &amp; B &lt;x&gt;</message></response>": {ReturnCode: "FAILED", MessageKey: "idNotUnique", Message: "A & B <x>"},
-		"<response><returncode>FAILED</returncode><errors><error><key>k</key><message>m</message></error></errors></response>":             {ReturnCode: "FAILED", Message: "m"},
+		"<response><returncode>FAILED</returncode><errors><error><key>k</key><message>m</message></error></errors></response>":             {ReturnCode: "FAILED", MessageKey: "k", Message: "m"},
 	}
 	for body, want := range cases {
 		got, err := ParseEnvelope([]byte(body))

@@ -149,6 +149,10 @@ func ParseEnvelope(body []byte) (Envelope, error) {
 		e := Envelope{ReturnCode: rc}
 		e.MessageKey, _ = elementText(body, "messageKey")
 		e.Message, _ = elementText(body, "message")
+		if e.MessageKey == "" && bytes.Contains(body, []byte("<errors>")) {
+			// BBB's other error shape (ErrorsXML): its first error's key.
+			e.MessageKey, _ = elementText(body, "key")
+		}
 		return e, nil
 	}
 	var e Envelope

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/xml"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -67,5 +68,32 @@ func TestVoiceBridges(t *testing.T) {
 	mustOK(t, "end", c.get(t, "end", "meetingID=vb-own"))
 	if b := voiceBridgeOf(t, mustOK(t, "create", c.get(t, "create", "meetingID=vb-clash&name=Clash&voiceBridge=7654321"))); b.VoiceBridge != "7654321" {
 		t.Fatalf("after the end: %q", b.VoiceBridge)
+	}
+}
+
+// A server that runs a meeting the pool does not know (created on it
+// directly) with the number the balancer chose refuses the create; the
+// balancer takes another number, and the front-end sees a success.
+func TestVoiceBridgeTakenOnTheServer(t *testing.T) {
+	p := startPool(t, 1, "")
+	c := newClient()
+	first := voiceBridgeOf(t, mustOK(t, "create", c.get(t, "create", "meetingID=dup-room&name=Dup")))
+	mustOK(t, "end", c.get(t, "end", "meetingID=dup-room"))
+	// Created on the server itself, with the number the pool gives
+	// dup-room (the same again: it is seeded by the meetingID).
+	resp, err := http.Get(p.fakes[0].SignedURL("create", "meetingID=stranger&name=Stranger&voiceBridge="+first.VoiceBridge))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if info, ok := p.fakes[0].Meeting("stranger"); !ok || info.VoiceBridge != first.VoiceBridge {
+		t.Fatalf("the stranger meeting: %+v", info)
+	}
+	again := voiceBridgeOf(t, mustOK(t, "create", c.get(t, "create", "meetingID=dup-room&name=Dup")))
+	if again.VoiceBridge == first.VoiceBridge || len(again.VoiceBridge) != 9 {
+		t.Fatalf("created again with %q; the server's stranger has %q", again.VoiceBridge, first.VoiceBridge)
+	}
+	if got := registry(t)["dup-room"]; got == "" {
+		t.Fatal("not in the registry")
 	}
 }
