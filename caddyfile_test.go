@@ -90,6 +90,48 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 }
 
 // Every mistake names its problem and the line it is on.
+func TestUnmarshalVoiceBridgeAndDialin(t *testing.T) {
+	d := caddyfile.NewTestDispenser(`bbb_balance {
+		secret s
+		database postgres://bbb@db/bbb?sslmode=require
+		voice_bridge {
+			length 7
+			external
+		}
+		dialin /phone {
+			password {env.FSAPI_PASSWORD}
+			realm bbb.example.com
+			digits 5 8
+			tries 2
+			digit_timeout 5s
+			max_duration 4h
+			caller_id_visible -1
+			context inbound
+			profile trunk
+			prompts hello.wav pin.wav bad.wav
+		}
+	}`)
+	var h Handler
+	if err := h.UnmarshalCaddyfile(d); err != nil {
+		t.Fatal(err)
+	}
+	if h.Database != "postgres://bbb@db/bbb?sslmode=require" {
+		t.Errorf("database %q", h.Database)
+	}
+	if v := h.VoiceBridge; v == nil || v.Length != 7 || !v.External {
+		t.Errorf("voice_bridge %+v", v)
+	}
+	want := DialinConfig{Path: "/phone", Password: "{env.FSAPI_PASSWORD}", Realm: "bbb.example.com", MinDigits: 5, MaxDigits: 8,
+		Tries: 2, DigitTimeout: caddy.Duration(5 * time.Second), MaxDuration: caddy.Duration(4 * time.Hour), CallerIDVisible: -1,
+		Context: "inbound", Profile: "trunk", WelcomePrompt: "hello.wav", PinPrompt: "pin.wav", InvalidPrompt: "bad.wav"}
+	if h.Dialin == nil || *h.Dialin != want {
+		t.Errorf("dialin %+v, want %+v", h.Dialin, want)
+	}
+	if err := h.Dialin.config().Validate(); err != nil {
+		t.Errorf("the dialin settings do not validate: %v", err)
+	}
+}
+
 func TestUnmarshalCaddyfileErrors(t *testing.T) {
 	cases := map[string]struct{ input, want string }{
 		"no secret":             {"bbb_balance {\n database x\n}", "at least one `secret`"},
@@ -115,6 +157,11 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		"nan weight":            {"bbb_balance {\n secret s\n server a http://a/api {\n  secret x\n  weight NaN\n }\n}", `weight "NaN" is not a positive number`},
 		"inf load":              {"bbb_balance {\n secret s\n load {\n  participant +Inf\n }\n}", `participant "+Inf" is not a number of at least 0`},
 		"recordings unknown":    {"bbb_balance {\n secret s\n recordings /r {\n  colour blue\n }\n}", `recordings: unknown setting "colour", at Testfile:4`},
+		"short voice bridge":    {"bbb_balance {\n secret s\n voice_bridge {\n  length 4\n }\n}", `voice_bridge: length "4": want 5 to 18 digits, at Testfile:4`},
+		"bad external":          {"bbb_balance {\n secret s\n voice_bridge {\n  external maybe\n }\n}", `voice_bridge: external "maybe": want true or false`},
+		"dialin digits":         {"bbb_balance {\n secret s\n dialin {\n  digits 9 5\n }\n}", `dialin: digits 9 5: want <min> <max>`},
+		"dialin prompts":        {"bbb_balance {\n secret s\n dialin {\n  prompts a.wav b.wav\n }\n}", `dialin: prompts <welcome> <pin> <wrong pin>`},
+		"dialin unknown":        {"bbb_balance {\n secret s\n dialin {\n  pin 1234\n }\n}", `dialin: unknown setting "pin"`},
 	}
 	for name, c := range cases {
 		var h Handler
@@ -140,6 +187,10 @@ func TestValidateJSONConfig(t *testing.T) {
 			{ID: "a", URL: "http://a/api", Secret: "x"}, {ID: "a", URL: "http://b/api", Secret: "y"}}}, "server a is declared twice"},
 		"recordings no dir":  {Handler{Secrets: []string{"s"}, Recordings: &RecordingsConfig{SpoolDir: "/s"}}, "recordings: give dir"},
 		"recordings bad url": {Handler{Secrets: []string{"s"}, Recordings: &RecordingsConfig{Dir: "/r", PublicURL: "bbb.example.com"}}, "must start with https://"},
+		"dialin no password": {Handler{Secrets: []string{"s"}, Dialin: &DialinConfig{}}, "dialin needs a password"},
+		"dialin bad path":    {Handler{Secrets: []string{"s"}, Dialin: &DialinConfig{Password: "p", Path: "fsapi"}}, `dialin path "fsapi" must start with /`},
+		"dialin bad digits":  {Handler{Secrets: []string{"s"}, Dialin: &DialinConfig{Password: "p", MinDigits: 9, MaxDigits: 5}}, "dialin: digits 9 5"},
+		"voice bridge long":  {Handler{Secrets: []string{"s"}, VoiceBridge: &balancer.VoiceBridgePolicy{Length: 19}}, "voice_bridge length 19"},
 	}
 	for name, c := range cases {
 		if err := c.h.validate(); err == nil || !strings.Contains(err.Error(), c.want) {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/caddyserver/caddy/v2"
-
 	"github.com/bbb-balance/bbb_balance/dialin"
 )
 
@@ -18,7 +16,21 @@ func (h *Handler) provisionDialin(eng *engine) error {
 	if d == nil {
 		return nil
 	}
-	d.Password = caddy.NewReplacer().ReplaceKnown(d.Password, "")
+	pool := eng.pool
+	h.dialin = &dialin.Handler{
+		Config: d.config(),
+		Lookup: func(_ context.Context, voiceBridge string) (dialin.Meeting, bool) {
+			m, ok := pool.ByVoiceBridge(voiceBridge)
+			return dialin.Meeting{MeetingID: m.MeetingID, Host: m.Host}, ok
+		},
+		Observe: func(result string) { metrics.dialin.WithLabelValues(result).Inc() },
+	}
+	return nil
+}
+
+// validate checks the dialin settings (after placeholders are
+// expanded) and fills the path's default.
+func (d *DialinConfig) validate() error {
 	if d.Password == "" {
 		return fmt.Errorf("bbb_balance: dialin needs a password (is its environment variable set?)")
 	}
@@ -28,18 +40,8 @@ func (h *Handler) provisionDialin(eng *engine) error {
 	if !strings.HasPrefix(d.Path, "/") {
 		return fmt.Errorf("bbb_balance: dialin path %q must start with /", d.Path)
 	}
-	cfg := d.config()
-	if err := cfg.Validate(); err != nil {
+	if err := d.config().Validate(); err != nil {
 		return fmt.Errorf("bbb_balance: dialin: %w", err)
-	}
-	pool := eng.pool
-	h.dialin = &dialin.Handler{
-		Config: cfg,
-		Lookup: func(_ context.Context, voiceBridge string) (dialin.Meeting, bool) {
-			m, ok := pool.ByVoiceBridge(voiceBridge)
-			return dialin.Meeting{MeetingID: m.MeetingID, Host: m.Host}, ok
-		},
-		Observe: func(result string) { metrics.dialin.WithLabelValues(result).Inc() },
 	}
 	return nil
 }

@@ -176,6 +176,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.Secrets[i] = repl.ReplaceKnown(s, "")
 	}
 	h.expandTenantSecrets(repl)
+	if h.Dialin != nil {
+		h.Dialin.Password = repl.ReplaceKnown(h.Dialin.Password, "")
+	}
 	for i := range h.Servers {
 		h.Servers[i].Secret = repl.ReplaceKnown(h.Servers[i].Secret, "")
 		h.Servers[i].URL = repl.ReplaceKnown(h.Servers[i].URL, "")
@@ -317,6 +320,11 @@ func (h *Handler) validate() error {
 	for _, s := range h.Secrets {
 		if s == "" {
 			return fmt.Errorf("bbb_balance: a secret is empty (is its environment variable set?)")
+		}
+	}
+	if h.Dialin != nil {
+		if err := h.Dialin.validate(); err != nil {
+			return err
 		}
 	}
 	if v := h.VoiceBridge; v != nil && v.Length != 0 && (v.Length < balancer.MinVoiceBridgeLength || v.Length > balancer.MaxVoiceBridgeLength) {
