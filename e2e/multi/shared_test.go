@@ -1,6 +1,7 @@
 package multi
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -81,5 +82,34 @@ func TestCallbackOnAnotherInstance(t *testing.T) {
 	}
 	if n := ended.Load(); n != 1 {
 		t.Fatalf("the front-end's meetingEndedURL was called %d times, want once", n)
+	}
+}
+
+// A phone call looked up at another instance than the create's finds the
+// meeting by its voice bridge at once (read through the database).
+func TestDialinOnAnotherInstance(t *testing.T) {
+	p := newPool(t, 2, sharedDB(t), "\t\tdialin {\n\t\t\tpassword fs-secret\n\t\t}\n")
+	a, b := p.start("a"), p.start("b")
+	a.mustOK(t, "create", createQuery("phone-room"))
+	info, ok := p.fakes[0].Meeting("phone-room")
+	holder := p.fakes[0]
+	if !ok {
+		info, _ = p.fakes[1].Meeting("phone-room")
+		holder = p.fakes[1]
+	}
+	form := url.Values{"section": {"dialplan"}, "Caller-Context": {"public"}, "Caller-Destination-Number": {"+4930123456"},
+		"variable_pin": {info.VoiceBridge}}
+	req, _ := http.NewRequest(http.MethodPost, b.base+"/fsapi", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("fsapi", "fs-secret")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	host := mustHost(t, holder.URL())
+	if want := `data="sofia/external/` + info.VoiceBridge + `@` + host + `"`; len(info.VoiceBridge) != 9 || !strings.Contains(string(raw), want) {
+		t.Fatalf("b's answer for voice bridge %q:\n%s\nwant a bridge %s", info.VoiceBridge, raw, want)
 	}
 }
