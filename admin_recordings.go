@@ -12,6 +12,7 @@ import (
 //
 //	GET  /bbb/recordings[?meeting=<id>&tenant=<name>&state=<s,...|any>&limit=<n>&offset=<n>]
 //	                                 the index, newest first (default limit 100)
+//	GET  /bbb/recordings/stats       recordings and bytes per tenant and state
 //	POST /bbb/recordings/import      import an existing BBB or scalelite tree:
 //	                                 {"dir": "/var/bigbluebutton/published", "move": false}
 
@@ -46,6 +47,12 @@ func (adminAPI) recordings(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case action == "" && r.Method == http.MethodGet:
 		return listRecordings(w, r, e)
+	case action == "stats" && r.Method == http.MethodGet:
+		st, err := e.recordingStats(r.Context(), true)
+		if err != nil {
+			return apiErr(http.StatusServiceUnavailable, "reading the recordings index: %v", err)
+		}
+		return writeJSON(w, http.StatusOK, st)
 	case action == "import" && r.Method == http.MethodPost:
 		var in struct {
 			Dir  string `json:"dir"`

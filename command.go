@@ -52,6 +52,7 @@ used, else localhost:2019.
   caddy bbb tenants remove <name> [--force]
   caddy bbb recordings list [--meeting ID] [--state S] [--limit N] [--json]
   caddy bbb recordings import <dir> [--move]
+  caddy bbb recordings stats [--json]
   caddy bbb migrate --from FILE --to URL
 
 migrate works on the databases, not through the admin API: it copies a

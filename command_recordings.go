@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/bbb-balance/bbb_balance/recordings"
 )
 
-// addRecordingCommands adds `caddy bbb recordings list|import`.
+// addRecordingCommands adds `caddy bbb recordings list|import|stats`.
 func (c *bbbCLI) addRecordingCommands(root *cobra.Command) {
 	recs := &cobra.Command{Use: "recordings", Short: "Lists the recordings index and imports existing recordings", RunE: c.group}
 	list := c.leaf("list", "[--meeting ID] [--state S] [--limit N] [--json]", "Lists recordings, newest first", 0, 0, c.recordingsList)
@@ -21,7 +23,9 @@ func (c *bbbCLI) addRecordingCommands(root *cobra.Command) {
 	list.Flags().Bool("json", false, "Print the admin API's JSON")
 	imp := c.leaf("import", "<dir> [--move]", "Imports an existing BBB or scalelite published/ (or unpublished/) directory", 1, 1, c.recordingsImport)
 	imp.Flags().Bool("move", false, "Move the files instead of copying them")
-	recs.AddCommand(list, imp)
+	stats := c.leaf("stats", "[--json]", "Shows how many recordings each tenant has in each state, and their size", 0, 0, c.recordingsStats)
+	stats.Flags().Bool("json", false, "Print the admin API's JSON")
+	recs.AddCommand(list, imp, stats)
 	root.AddCommand(recs)
 }
 
@@ -78,4 +82,43 @@ func (c *bbbCLI) recordingsImport(cmd *cobra.Command, args []string) error {
 		fmt.Fprintf(w, "skipped %s: %s\n", s.Path, s.Reason)
 	}
 	return nil
+}
+
+func (c *bbbCLI) recordingsStats(cmd *cobra.Command, _ []string) error {
+	var stats []recordings.Stats
+	if ok, err := c.listing(cmd, "/bbb/recordings/stats", &stats); !ok {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	if len(stats) == 0 {
+		fmt.Fprintln(w, "no recordings")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TENANT\tSTATE\tRECORDINGS\tSIZE")
+	var n, bytes int64
+	for _, st := range stats {
+		tenant := st.Tenant
+		if tenant == "" {
+			tenant = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", tenant, st.State, st.Recordings, humanBytes(st.Bytes))
+		n, bytes = n+st.Recordings, bytes+st.Bytes
+	}
+	fmt.Fprintf(tw, "all\t\t%d\t%s\n", n, humanBytes(bytes))
+	return tw.Flush()
+}
+
+// humanBytes writes a size as a person reads it: 1.5 GiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -58,6 +58,8 @@ type engine struct {
 	stop context.CancelFunc // of the poller; nil until a config goes live
 	done chan struct{}
 
+	stats statsCache // of the recordings index (recordings_stats.go)
+
 	libraries    map[recordings.LibraryConfig]*recordings.Library
 	importer     *recordings.Importer // of the live config; nil without recordings
 	importing    *recordingSettings   // what importer runs with

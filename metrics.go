@@ -1,6 +1,7 @@
 package bbbbalance
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -140,6 +141,8 @@ var (
 	descOnline   = serverDesc("server_online", "1 if the server is online (answering its polls).")
 	descState    = prometheus.NewDesc("caddy_bbb_server_state", "1 for the server's admin state (enabled, cordoned, disabled).", []string{"server", "state"}, nil)
 
+	descRecordings      = prometheus.NewDesc("caddy_bbb_recordings", "Recordings in the index, by tenant and state (at most a minute old).", []string{"tenant", "state"}, nil)
+	descRecordingBytes  = prometheus.NewDesc("caddy_bbb_recordings_bytes", "Bytes of the recordings in the index (their formats' sizes), by tenant and state (at most a minute old).", []string{"tenant", "state"}, nil)
 	descTenantMeetings  = prometheus.NewDesc("caddy_bbb_tenant_meetings", "Meetings of the tenant in the registry.", []string{"tenant"}, nil)
 	descTenantAttendees = prometheus.NewDesc("caddy_bbb_tenant_attendees", "Participants in the tenant's meetings (last poll, plus joins since).", []string{"tenant"}, nil)
 )
@@ -149,7 +152,8 @@ func serverDesc(name, help string) *prometheus.Desc {
 }
 
 func (poolCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLoad, descMeetings, descUsers, descVideos, descOnline, descState, descTenantMeetings, descTenantAttendees} {
+	for _, d := range []*prometheus.Desc{descLoad, descMeetings, descUsers, descVideos, descOnline, descState, descTenantMeetings, descTenantAttendees,
+		descRecordings, descRecordingBytes} {
 		ch <- d
 	}
 }
@@ -174,6 +178,17 @@ func (poolCollector) Collect(ch chan<- prometheus.Metric) {
 				m, u := e.pool.Usage(t.Name)
 				gauge(descTenantMeetings, float64(m), t.Name)
 				gauge(descTenantAttendees, float64(u), t.Name)
+			}
+		}
+		if e.hasRecordings() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			stats, err := e.recordingStats(ctx, false)
+			cancel()
+			if err == nil {
+				for _, st := range stats {
+					gauge(descRecordings, float64(st.Recordings), st.Tenant, st.State)
+					gauge(descRecordingBytes, float64(st.Bytes), st.Tenant, st.State)
+				}
 			}
 		}
 	}

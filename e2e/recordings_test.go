@@ -412,4 +412,31 @@ func TestCLIRecordingsImport(t *testing.T) {
 		t.Fatalf("list:\n%s", list)
 	}
 	cliFail(t, "no such file or directory", "recordings", "import", filepath.Join(old, "missing"))
+
+	// The index summed up: 3 published recordings of the default
+	// front-end, then one of them unpublished.
+	var stats []struct {
+		Tenant     string `json:"tenant"`
+		State      string `json:"state"`
+		Recordings int64  `json:"recordings"`
+		Bytes      int64  `json:"bytes"`
+	}
+	adminGet(t, "/bbb/recordings/stats", &stats)
+	if len(stats) != 1 || stats[0].State != "published" || stats[0].Recordings != 3 || stats[0].Bytes <= 0 {
+		t.Fatalf("stats: %+v", stats)
+	}
+	c := newClient()
+	mustOK(t, "publishRecordings", c.get(t, "publishRecordings", "recordID="+ids[0]+"&publish=false"))
+	out = cli(t, "recordings", "stats")
+	for _, want := range []string{"TENANT  STATE        RECORDINGS  SIZE", "-       published    2", "-       unpublished  1", "all                  3"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("recordings stats lacks %q:\n%s", want, out)
+		}
+	}
+	if n := metric(t, `caddy_bbb_recordings{state="unpublished",tenant=""}`); n != 1 {
+		t.Fatalf("caddy_bbb_recordings of unpublished: %v", n)
+	}
+	if n := metric(t, `caddy_bbb_recordings_bytes{state="published",tenant=""}`); n != float64(stats[0].Bytes)*2/3 {
+		t.Fatalf("caddy_bbb_recordings_bytes of published: %v, want two thirds of %d", n, stats[0].Bytes)
+	}
 }

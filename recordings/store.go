@@ -90,3 +90,19 @@ type Store interface {
 
 // ErrNotFound is returned for a recording that is not in the index.
 var ErrNotFound = errors.New("recordings: no such recording")
+
+// Stats is how many recordings one tenant has in one state, and their
+// size: the sum of their formats' sizes as their metadata.xml gives them.
+type Stats struct {
+	Tenant     string `json:"tenant"`
+	State      string `json:"state"`
+	Recordings int64  `json:"recordings"`
+	Bytes      int64  `json:"bytes"`
+}
+
+// StatsStore is a Store that can sum up the index.
+type StatsStore interface {
+	// RecordingStats returns one Stats per tenant and state that has
+	// recordings, by tenant then state.
+	RecordingStats(ctx context.Context) ([]Stats, error)
+}

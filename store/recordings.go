@@ -728,3 +728,27 @@ func anys(ss []string) []any {
 }
 
 var _ recordings.Store = (*DB)(nil)
+
+// RecordingStats implements recordings.StatsStore. It reads the whole
+// index, so callers keep its answer for a while (metrics scrape often).
+func (s *DB) RecordingStats(ctx context.Context) ([]recordings.Stats, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT r.tenant, r.state, count(*), coalesce(sum(f.total), 0)
+		FROM recordings r
+		LEFT JOIN (SELECT record_id, sum(size) AS total FROM recording_formats GROUP BY record_id) f ON f.record_id = r.record_id
+		GROUP BY r.tenant, r.state ORDER BY r.tenant, r.state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []recordings.Stats
+	for rows.Next() {
+		var st recordings.Stats
+		if err := rows.Scan(&st.Tenant, &st.State, &st.Recordings, &st.Bytes); err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+var _ recordings.StatsStore = (*DB)(nil)

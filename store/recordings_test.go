@@ -397,3 +397,46 @@ func testMigrationAttributesNamespacedRecordings(t *testing.T, path string) {
 		t.Errorf("%d recordings, want %d: %v", len(got), len(want), got)
 	}
 }
+
+// The index summed up per tenant and state, after imports, an unpublish
+// and a deletion.
+func TestRecordingStats(t *testing.T) { forEachEngine(t, testRecordingStats) }
+
+func testRecordingStats(t *testing.T, loc string) {
+	db := openAt(t, loc)
+	ctx := context.Background()
+	if got, err := db.RecordingStats(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("empty index: %+v %v", got, err)
+	}
+	a, b, c := entry("alpha", 1000000000001, recordings.StatePublished), entry("beta", 1000000000002, recordings.StatePublished),
+		entry("gamma", 1000000000003, recordings.StatePublished)
+	c.Tenant = "school"
+	for _, e := range []recordings.Entry{a, b, c} {
+		save(t, db, e)
+	}
+	if err := db.SetPublished(ctx, b.RecordID, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.MarkDeleted(ctx, a.RecordID, "video"); err != nil { // 20 bytes go
+		t.Fatal(err)
+	}
+	got, err := db.RecordingStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []recordings.Stats{
+		{Tenant: "", State: recordings.StatePublished, Recordings: 1, Bytes: 10},
+		{Tenant: "", State: recordings.StateUnpublished, Recordings: 1, Bytes: 30},
+		{Tenant: "school", State: recordings.StatePublished, Recordings: 1, Bytes: 30},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("stats %+v, want %+v", got, want)
+	}
+	if err := db.MarkDeleted(ctx, b.RecordID, ""); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = db.RecordingStats(ctx)
+	if len(got) != 3 || got[0] != (recordings.Stats{Tenant: "", State: recordings.StateDeleted, Recordings: 1, Bytes: 0}) {
+		t.Fatalf("after deleting beta: %+v", got)
+	}
+}
