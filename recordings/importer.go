@@ -278,6 +278,9 @@ func (im *Importer) Run(ctx context.Context) error {
 	if err := lib.CleanWork(time.Now()); err != nil {
 		im.log.Warn("clearing the recordings work directory", zap.String("dir", lib.WorkDir), zap.Error(err))
 	}
+	if sizes, ok := im.c.Store.(SizeStore); ok {
+		go im.measure(ctx, sizes)
+	}
 	// Create and Rename (a complete file renamed in) ask for a pass now;
 	// Write (a file being written in place) for one after Settle, so a
 	// long write costs one pass, not one per event.
@@ -847,6 +850,10 @@ func (im *Importer) place(ctx context.Context, st *Staged, serverID string) (_ *
 			e.Formats = append(e.Formats, of)
 		}
 	}
+	// Every format on disk, this tar's and those an earlier one left.
+	if e.Bytes, err = im.c.Library.DiskSize(id); err != nil {
+		e.Bytes = -1 // the walk in the background measures it again
+	}
 	p.e = e
 	return p, nil
 }
@@ -943,4 +950,44 @@ func (im *Importer) reject(p, name, reason string) error {
 		return err
 	}
 	return nil
+}
+
+// measureEvery is how often the importer looks for recordings whose size
+// on disk the index does not know (indexed before it kept sizes, or a
+// format removed since).
+const measureEvery = 10 * time.Minute
+
+// measure fills in the sizes on disk the index lacks, a batch at a time,
+// in the background: a first run over a large library walks every
+// recording once, at the pace of one recording's walk after another.
+func (im *Importer) measure(ctx context.Context, sizes SizeStore) {
+	for {
+		ids, err := sizes.UnsizedRecordings(ctx, 200)
+		if err != nil && ctx.Err() == nil {
+			im.log.Warn("reading the recordings without a size", zap.Error(err))
+		}
+		for _, id := range ids {
+			if ctx.Err() != nil {
+				return
+			}
+			unlock := im.c.Library.Lock(id) // not while an import moves its files
+			n, err := im.c.Library.DiskSize(id)
+			unlock()
+			if err != nil {
+				n = 0 // no files (a broken library): nothing to count, and not walked again
+			}
+			if err := sizes.SetRecordingBytes(ctx, id, n); err != nil && ctx.Err() == nil {
+				im.log.Warn("keeping a recording's size", zap.String("record_id", id), zap.Error(err))
+				break
+			}
+		}
+		if len(ids) == 200 && err == nil {
+			continue // more to do
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(measureEvery):
+		}
+	}
 }

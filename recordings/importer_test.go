@@ -776,3 +776,43 @@ func TestSpoolPassWithTheSameRecordingTwice(t *testing.T) {
 	}
 	workEmpty(t, r.lib)
 }
+
+// An import records the recording's size on disk; a recording whose size
+// the index does not know (indexed before it kept sizes) is measured by
+// the importer's walk in the background.
+func TestImportRecordsSizeAndTheWalkFillsItIn(t *testing.T) {
+	r := newImportRig(t)
+	im := r.importer(nil)
+	id := recID(7)
+	p := r.spool(id+".tar", recordingTar(t, id, true, "presentation", "video"))
+	if err := im.ImportTar(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	want, err := r.lib.DiskSize(id)
+	if err != nil || want < 1500 { // the video file alone has 1500 bytes
+		t.Fatalf("on disk: %d, %v", want, err)
+	}
+	if e, _ := r.entry(id); e.Bytes != want {
+		t.Fatalf("indexed size %d, on disk %d", e.Bytes, want)
+	}
+	// Forgotten, as by an index from before sizes were kept.
+	if err := r.db.SetRecordingBytes(context.Background(), id, -1); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { im.Run(ctx); close(done) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if e, _ := r.entry(id); e.Bytes == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the walk did not measure the recording")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}

@@ -199,6 +199,35 @@ func (l *Library) Formats(id string) ([]FormatDir, error) {
 	return out, nil
 }
 
+// DiskSize is the size of recording id's files in both trees, every
+// format (symbolic links are not followed: the importer makes none).
+func (l *Library) DiskSize(id string) (int64, error) {
+	dirs, err := l.Formats(id)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, d := range dirs {
+		err := filepath.WalkDir(l.Dir(id, d.Format, d.Published), func(_ string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if e.Type().IsRegular() {
+				fi, err := e.Info()
+				if err != nil {
+					return err
+				}
+				n += fi.Size()
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
 // SetPublished moves the given formats of recording id into the published
 // (or unpublished) tree; nil formats means every format found on disk.
 // A format already in the target tree stays; one in both trees loses its

@@ -15,6 +15,10 @@ type Entry struct {
 	ServerID string
 	// Protected recordings are played only through one-time links.
 	Protected bool
+	// Bytes is the size of its files on disk, every format in both trees;
+	// -1 while not known (recordings indexed before the index kept it,
+	// until the importer's walk fills it in, and after a format is removed).
+	Bytes int64
 	// PublishSet is true once publishRecordings changed the recording:
 	// a re-import then keeps its published state.
 	PublishSet bool
@@ -92,7 +96,8 @@ type Store interface {
 var ErrNotFound = errors.New("recordings: no such recording")
 
 // Stats is how many recordings one tenant has in one state, and their
-// size: the sum of their formats' sizes as their metadata.xml gives them.
+// size: their files on disk (Entry.Bytes), or, while that is not known,
+// their formats' sizes as their metadata.xml gives them.
 type Stats struct {
 	Tenant     string `json:"tenant"`
 	State      string `json:"state"`
@@ -105,4 +110,13 @@ type StatsStore interface {
 	// RecordingStats returns one Stats per tenant and state that has
 	// recordings, by tenant then state.
 	RecordingStats(ctx context.Context) ([]Stats, error)
+}
+
+// SizeStore is a Store that keeps each recording's size on disk.
+type SizeStore interface {
+	// UnsizedRecordings returns up to limit ids of recordings, not
+	// deleted, whose Bytes is not known.
+	UnsizedRecordings(ctx context.Context, limit int) ([]string, error)
+	// SetRecordingBytes records a recording's size on disk.
+	SetRecordingBytes(ctx context.Context, id string, bytes int64) error
 }

@@ -237,6 +237,7 @@ var postgresMigrations = []string{
 	// in batches instead (store/notes.go).
 	`DROP TRIGGER IF EXISTS meetings_notify ON meetings;
 	DROP FUNCTION IF EXISTS bbb_notify_meeting();`,
+	`ALTER TABLE recordings ADD COLUMN bytes BIGINT NOT NULL DEFAULT -1;`,
 }
 
 // migratePostgres brings the schema up to date. The version lives in

@@ -19,7 +19,7 @@ import (
 
 const recordingColumns = `r.record_id, r.meeting_id, r.internal_meeting_id, r.name, r.is_breakout,
 	r.published, r.state, r.start_time, r.end_time, r.participants, r.raw_size, r.breakout,
-	r.server_id, r.protected, r.publish_set, r.tenant`
+	r.server_id, r.protected, r.publish_set, r.tenant, r.bytes`
 
 // breakoutJSON is how the breakout links of a recording are kept: rarely
 // present, never filtered on, so one column.
@@ -325,7 +325,7 @@ func scanEntry(rows *sql.Rows) (*recordings.Entry, error) {
 	var breakout string
 	if err := rows.Scan(&e.RecordID, &e.MeetingID, &e.InternalMeetingID, &e.Name, &e.IsBreakout,
 		&e.Published, &e.State, &e.StartTime, &e.EndTime, &e.Participants, &e.RawSize, &breakout,
-		&e.ServerID, &e.Protected, &e.PublishSet, &e.Tenant); err != nil {
+		&e.ServerID, &e.Protected, &e.PublishSet, &e.Tenant, &e.Bytes); err != nil {
 		return nil, err
 	}
 	if breakout != "" {
@@ -469,8 +469,8 @@ func saveImport(ctx context.Context, tx *sql.Tx, e recordings.Entry) error {
 	now := time.Now().UnixMilli()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO recordings(record_id, meeting_id, internal_meeting_id, name,
 		is_breakout, published, state, start_time, end_time, participants, raw_size, breakout, server_id,
-		protected, publish_set, imported_at, updated_at, tenant)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		protected, publish_set, imported_at, updated_at, tenant, bytes)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(record_id) DO UPDATE SET meeting_id = excluded.meeting_id,
 			internal_meeting_id = excluded.internal_meeting_id, name = excluded.name,
 			is_breakout = excluded.is_breakout, published = excluded.published, state = excluded.state,
@@ -479,10 +479,10 @@ func saveImport(ctx context.Context, tx *sql.Tx, e recordings.Entry) error {
 			breakout = excluded.breakout,
 			server_id = CASE WHEN excluded.server_id = '' THEN recordings.server_id ELSE excluded.server_id END,
 			protected = excluded.protected, publish_set = CASE WHEN recordings.publish_set = 1 OR excluded.publish_set = 1 THEN 1 ELSE 0 END,
-			updated_at = excluded.updated_at, tenant = excluded.tenant`,
+			updated_at = excluded.updated_at, tenant = excluded.tenant, bytes = excluded.bytes`,
 		e.RecordID, e.MeetingID, e.InternalMeetingID, e.Name, e.IsBreakout, e.Published, e.State,
 		e.StartTime, e.EndTime, e.Participants, e.RawSize, breakout, e.ServerID, e.Protected,
-		e.PublishSet, now, now, e.Tenant); err != nil {
+		e.PublishSet, now, now, e.Tenant, e.Bytes); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM recording_formats WHERE record_id = ?", e.RecordID); err != nil {
@@ -591,14 +591,15 @@ func (s *DB) MarkDeleted(ctx context.Context, id, format string) error {
 				return err
 			}
 			if n > 0 {
-				_, err := tx.ExecContext(ctx, "UPDATE recordings SET updated_at = ? WHERE record_id = ?", time.Now().UnixMilli(), id)
+				// Its size is measured again by the importer's walk.
+				_, err := tx.ExecContext(ctx, "UPDATE recordings SET updated_at = ?, bytes = -1 WHERE record_id = ?", time.Now().UnixMilli(), id)
 				return err
 			}
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM recording_formats WHERE record_id = ?", id); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, "UPDATE recordings SET state = 'deleted', published = 0, updated_at = ? WHERE record_id = ?",
+		_, err := tx.ExecContext(ctx, "UPDATE recordings SET state = 'deleted', published = 0, bytes = 0, updated_at = ? WHERE record_id = ?",
 			time.Now().UnixMilli(), id)
 		return err
 	})
@@ -732,7 +733,8 @@ var _ recordings.Store = (*DB)(nil)
 // RecordingStats implements recordings.StatsStore. It reads the whole
 // index, so callers keep its answer for a while (metrics scrape often).
 func (s *DB) RecordingStats(ctx context.Context) ([]recordings.Stats, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT r.tenant, r.state, count(*), coalesce(sum(f.total), 0)
+	rows, err := s.db.QueryContext(ctx, `SELECT r.tenant, r.state, count(*),
+			coalesce(sum(CASE WHEN r.bytes >= 0 THEN r.bytes ELSE coalesce(f.total, 0) END), 0)
 		FROM recordings r
 		LEFT JOIN (SELECT record_id, sum(size) AS total FROM recording_formats GROUP BY record_id) f ON f.record_id = r.record_id
 		GROUP BY r.tenant, r.state ORDER BY r.tenant, r.state`)
@@ -751,4 +753,30 @@ func (s *DB) RecordingStats(ctx context.Context) ([]recordings.Stats, error) {
 	return out, rows.Err()
 }
 
-var _ recordings.StatsStore = (*DB)(nil)
+// UnsizedRecordings implements recordings.SizeStore.
+func (s *DB) UnsizedRecordings(ctx context.Context, limit int) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT record_id FROM recordings WHERE bytes < 0 AND state != 'deleted' LIMIT ?", limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// SetRecordingBytes implements recordings.SizeStore.
+func (s *DB) SetRecordingBytes(ctx context.Context, id string, bytes int64) error {
+	return s.write(ctx, "UPDATE recordings SET bytes = ? WHERE record_id = ?", bytes, id)
+}
+
+var (
+	_ recordings.StatsStore = (*DB)(nil)
+	_ recordings.SizeStore  = (*DB)(nil)
+)

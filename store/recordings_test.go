@@ -364,12 +364,13 @@ func testMigrationAttributesNamespacedRecordings(t *testing.T, path string) {
 		rewind = fmt.Sprintf("UPDATE schema_version SET version = %d", before)
 	}
 	// Undo what came after migration 8 and cannot run twice (10: voice
-	// bridges), so that the rewound database is one of before 8's day.
-	if _, err := db.db.Exec("DROP INDEX meetings_voice_bridge"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.db.Exec("ALTER TABLE meetings DROP COLUMN voice_bridge"); err != nil {
-		t.Fatal(err)
+	// bridges; 12: recordings' sizes), so that the rewound database is one
+	// of before 8's day.
+	for _, undo := range []string{"DROP INDEX meetings_voice_bridge", "ALTER TABLE meetings DROP COLUMN voice_bridge",
+		"ALTER TABLE recordings DROP COLUMN bytes"} {
+		if _, err := db.db.Exec(undo); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := db.db.Exec(rewind); err != nil {
 		t.Fatal(err)
@@ -411,14 +412,18 @@ func testRecordingStats(t *testing.T, loc string) {
 	a, b, c := entry("alpha", 1000000000001, recordings.StatePublished), entry("beta", 1000000000002, recordings.StatePublished),
 		entry("gamma", 1000000000003, recordings.StatePublished)
 	c.Tenant = "school"
+	a.Bytes, b.Bytes, c.Bytes = 5000, 1000, -1 // c's size on disk not known: its formats' sizes count
 	for _, e := range []recordings.Entry{a, b, c} {
 		save(t, db, e)
 	}
 	if err := db.SetPublished(ctx, b.RecordID, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.MarkDeleted(ctx, a.RecordID, "video"); err != nil { // 20 bytes go
+	if err := db.MarkDeleted(ctx, a.RecordID, "video"); err != nil { // its size is measured again
 		t.Fatal(err)
+	}
+	if ids, err := db.UnsizedRecordings(ctx, 10); err != nil || len(ids) != 2 {
+		t.Fatalf("unsized: %v %v; want alpha's and gamma's", ids, err)
 	}
 	got, err := db.RecordingStats(ctx)
 	if err != nil {
@@ -426,11 +431,20 @@ func testRecordingStats(t *testing.T, loc string) {
 	}
 	want := []recordings.Stats{
 		{Tenant: "", State: recordings.StatePublished, Recordings: 1, Bytes: 10},
-		{Tenant: "", State: recordings.StateUnpublished, Recordings: 1, Bytes: 30},
+		{Tenant: "", State: recordings.StateUnpublished, Recordings: 1, Bytes: 1000},
 		{Tenant: "school", State: recordings.StatePublished, Recordings: 1, Bytes: 30},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("stats %+v, want %+v", got, want)
+	}
+	if err := db.SetRecordingBytes(ctx, c.RecordID, 777); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.RecordingStats(ctx); got[2].Bytes != 777 {
+		t.Fatalf("after measuring gamma: %+v", got)
+	}
+	if e, _, _ := db.Recording(ctx, c.RecordID); e.Bytes != 777 {
+		t.Fatalf("gamma's Bytes %d", e.Bytes)
 	}
 	if err := db.MarkDeleted(ctx, b.RecordID, ""); err != nil {
 		t.Fatal(err)

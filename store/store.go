@@ -296,6 +296,9 @@ var migrations = []string{
 	// PostgreSQL only: the registry's notifications are sent in batches by
 	// the instances (store/notes.go), not by a trigger per row.
 	`SELECT 1;`,
+	// Each recording's size on disk (recordings.Entry.Bytes); -1 until the
+	// importer's walk measures the recordings indexed before.
+	`ALTER TABLE recordings ADD COLUMN bytes INTEGER NOT NULL DEFAULT -1;`,
 }
 
 func (s *DB) migrate(ctx context.Context) error {
