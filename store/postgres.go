@@ -157,12 +157,12 @@ var postgresMigrations = []string{
 	// Several instances sharing the database: who is there (instances),
 	// who polls (leases, with the database's clock), what the last poll of
 	// each server saw (server_polls, for the instances that do not poll),
-	// and notifications of every change another instance must see: a
-	// meeting placed or gone (bbb_meetings, one per row), servers,
-	// tenants and recordings changed, a new poll (bbb_changes). Each
-	// notification names the instance that made it (its connections'
-	// application_name), so an instance can skip its own. (Written to be
-	// run again harmlessly.)
+	// and the triggers that notify the other instances of servers,
+	// tenants and recordings changed and of a new poll (bbb_changes; the
+	// registry's own changes are sent in batches by the instances,
+	// store/notes.go). Each notification names the instance that made it
+	// (its connections' application_name), so an instance can skip its
+	// own. (Written to be run again harmlessly.)
 	`CREATE TABLE IF NOT EXISTS instances (
 		id         TEXT COLLATE "C" PRIMARY KEY,
 		host       TEXT NOT NULL,
@@ -181,20 +181,6 @@ var postgresMigrations = []string{
 		polled_by  TEXT NOT NULL,
 		updated_at BIGINT NOT NULL
 	);
-	CREATE OR REPLACE FUNCTION bbb_notify_meeting() RETURNS trigger AS $$
-	BEGIN
-		IF TG_OP = 'DELETE' THEN
-			PERFORM pg_notify('bbb_meetings', json_build_object('op', '-', 'key', OLD.key,
-				'server', OLD.server_id, 'created', OLD.created_at, 'by', current_setting('application_name'))::text);
-			RETURN OLD;
-		END IF;
-		PERFORM pg_notify('bbb_meetings', json_build_object('op', '+', 'key', NEW.key, 'meeting', NEW.meeting_id,
-			'server', NEW.server_id, 'created', NEW.created_at, 'by', current_setting('application_name'))::text);
-		RETURN NEW;
-	END $$ LANGUAGE plpgsql;
-	DROP TRIGGER IF EXISTS meetings_notify ON meetings;
-	CREATE TRIGGER meetings_notify AFTER INSERT OR UPDATE OR DELETE ON meetings
-		FOR EACH ROW EXECUTE FUNCTION bbb_notify_meeting();
 	CREATE OR REPLACE FUNCTION bbb_notify_change() RETURNS trigger AS $$
 	BEGIN
 		PERFORM pg_notify('bbb_changes', json_build_object('what', TG_ARGV[0], 'by', current_setting('application_name'))::text);
@@ -219,24 +205,10 @@ var postgresMigrations = []string{
 	CREATE TRIGGER server_polls_notify AFTER INSERT OR UPDATE ON server_polls
 		FOR EACH ROW EXECUTE FUNCTION bbb_notify_poll();`,
 	`ALTER TABLE meetings ADD COLUMN voice_bridge TEXT NOT NULL DEFAULT '';
-	CREATE UNIQUE INDEX meetings_voice_bridge ON meetings(voice_bridge) WHERE voice_bridge != '';
-	CREATE OR REPLACE FUNCTION bbb_notify_meeting() RETURNS trigger AS $$
-	BEGIN
-		IF TG_OP = 'DELETE' THEN
-			PERFORM pg_notify('bbb_meetings', json_build_object('op', '-', 'key', OLD.key,
-				'server', OLD.server_id, 'created', OLD.created_at, 'by', current_setting('application_name'))::text);
-			RETURN OLD;
-		END IF;
-		PERFORM pg_notify('bbb_meetings', json_build_object('op', '+', 'key', NEW.key, 'meeting', NEW.meeting_id,
-			'server', NEW.server_id, 'created', NEW.created_at, 'bridge', NEW.voice_bridge,
-			'by', current_setting('application_name'))::text);
-		RETURN NEW;
-	END $$ LANGUAGE plpgsql;`,
-	// Each row's NOTIFY took PostgreSQL's global notify lock through the
-	// commit of every create; the instances send the registry's changes
-	// in batches instead (store/notes.go).
-	`DROP TRIGGER IF EXISTS meetings_notify ON meetings;
-	DROP FUNCTION IF EXISTS bbb_notify_meeting();`,
+	CREATE UNIQUE INDEX meetings_voice_bridge ON meetings(voice_bridge) WHERE voice_bridge != '';`,
+	// Nothing: SQLite's 11 (the registry's notifications are the
+	// instances' own batches, store/notes.go, not a trigger per row).
+	`SELECT 1;`,
 	`ALTER TABLE recordings ADD COLUMN bytes BIGINT NOT NULL DEFAULT -1;`,
 }
 

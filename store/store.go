@@ -293,8 +293,7 @@ var migrations = []string{
 	// decides between instances sharing a PostgreSQL database.
 	`ALTER TABLE meetings ADD COLUMN voice_bridge TEXT NOT NULL DEFAULT '';
 	CREATE UNIQUE INDEX meetings_voice_bridge ON meetings(voice_bridge) WHERE voice_bridge != '';`,
-	// PostgreSQL only: the registry's notifications are sent in batches by
-	// the instances (store/notes.go), not by a trigger per row.
+	// Nothing, on either engine (kept so both lists keep their numbers).
 	`SELECT 1;`,
 	// Each recording's size on disk (recordings.Entry.Bytes); -1 until the
 	// importer's walk measures the recordings indexed before.

@@ -6,7 +6,6 @@
 package multi
 
 import (
-	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -395,7 +394,6 @@ func sharedDB(t *testing.T) string {
 	return pgtest.Database(t)
 }
 
-var _ = context.Background
 
 func decodeAnswer(resp *http.Response, into *answer) error {
 	raw, err := io.ReadAll(resp.Body)
