@@ -39,11 +39,3 @@ func (e *engine) recordingStats(ctx context.Context, fresh bool) ([]recordings.S
 	c.stats, c.at = st, time.Now()
 	return st, nil
 }
-
-// hasRecordings reports whether the live config keeps recordings (the
-// metrics of an index nobody fills would be noise).
-func (e *engine) hasRecordings() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.importing != nil
-}

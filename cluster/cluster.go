@@ -44,6 +44,8 @@ type Store interface {
 	// SavePoll and Poll keep the last poll of each server.
 	SavePoll(ctx context.Context, serverID string, poll []byte) error
 	Poll(ctx context.Context, serverID string) ([]byte, bool, error)
+	// Polls returns the last poll of every server, by server id.
+	Polls(ctx context.Context) (map[string][]byte, error)
 	// Meetings reads the whole registry (after notifications may have
 	// been missed).
 	Meetings(ctx context.Context) ([]balancer.MeetingRecord, error)
@@ -102,7 +104,8 @@ type Member struct {
 	once   sync.Once
 
 	mu       sync.Mutex
-	syncedAt time.Time // of the last sync
+	syncedAt time.Time            // of the last sync
+	applied  map[string]time.Time // the start of the last shared poll reported, by server
 	interval time.Duration
 	timeout  time.Duration
 	wake     chan struct{}
@@ -256,8 +259,15 @@ func (m *Member) sync(ctx context.Context) {
 	ok = m.reload(ctx, "tenants") && ok
 	m.Store.ForgetCounts()
 	if !m.Leads() {
-		for _, s := range m.Pool.Targets() {
-			m.applyPoll(ctx, s.ServerID)
+		tctx, cancel := context.WithTimeout(ctx, dbTimeout)
+		polls, err := m.Store.Polls(tctx)
+		cancel()
+		if err != nil {
+			m.Logger.Warn("reading the shared polls", zap.Error(err))
+			ok = false
+		}
+		for id, raw := range polls {
+			m.applyRaw(ctx, id, raw)
 		}
 	}
 	m.stale.Store(!ok)
@@ -349,13 +359,29 @@ func (m *Member) applyPoll(ctx context.Context, serverID string) {
 	tctx, cancel := context.WithTimeout(ctx, dbTimeout)
 	raw, ok, err := m.Store.Poll(tctx, serverID)
 	cancel()
-	if err != nil || !ok {
-		return
+	if err == nil && ok {
+		m.applyRaw(ctx, serverID, raw)
 	}
+}
+
+// applyRaw reports a shared poll unless it was reported already: a sync
+// reads every server's last poll again, and a poll counted twice would
+// count twice towards the health rule's passes and fails.
+func (m *Member) applyRaw(ctx context.Context, serverID string, raw []byte) {
 	var sp sharedPoll
 	if json.Unmarshal(raw, &sp) != nil {
 		return
 	}
+	m.mu.Lock()
+	if !sp.Started.After(m.applied[serverID]) {
+		m.mu.Unlock()
+		return
+	}
+	if m.applied == nil {
+		m.applied = map[string]time.Time{}
+	}
+	m.applied[serverID] = sp.Started
+	m.mu.Unlock()
 	poll := balancer.Poll{Started: sp.Started, Meetings: sp.Meetings, Version: sp.Version}
 	if sp.Err != "" {
 		poll.Err = errors.New(sp.Err)

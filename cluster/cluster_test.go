@@ -67,6 +67,15 @@ func (s storeOf) Poll(_ context.Context, id string) ([]byte, bool, error) {
 	p, ok := s.polls[id]
 	return p, ok, nil
 }
+func (s storeOf) Polls(context.Context) (map[string][]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string][]byte{}
+	for id, p := range s.polls {
+		out[id] = p
+	}
+	return out, nil
+}
 func (s storeOf) Meetings(context.Context) ([]balancer.MeetingRecord, error) {
 	if err := s.err(); err != nil {
 		return nil, err
@@ -95,6 +104,7 @@ type poller struct {
 	leads   func() bool
 	share   func(string, balancer.Poll)
 	applied map[string]balancer.Poll
+	reports int
 }
 
 func (p *poller) Share(leads func() bool, share func(string, balancer.Poll)) {
@@ -104,6 +114,7 @@ func (p *poller) Apply(_ context.Context, id string, poll balancer.Poll) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.applied[id] = poll
+	p.reports++
 }
 func (p *poller) Round(context.Context, []string, bool) {}
 
@@ -171,6 +182,13 @@ func TestPollsShared(t *testing.T) {
 	}
 	if pb.applied["bbb2"].Err == nil || pb.applied["bbb2"].Err.Error() != "timeout" {
 		t.Fatalf("b applied the failed poll as %+v", pb.applied["bbb2"])
+	}
+	// A sync reads every last poll again; those reported already are not
+	// counted twice towards the health rule.
+	before := pb.reports
+	b.sync(context.Background())
+	if pb.reports != before {
+		t.Fatalf("a sync reported %d polls again", pb.reports-before)
 	}
 	if len(pa.applied) != 0 {
 		t.Fatalf("the poller applied polls: %v", pa.applied)

@@ -121,6 +121,24 @@ func (s *DB) Poll(ctx context.Context, serverID string) ([]byte, bool, error) {
 	return []byte(poll), err == nil, err
 }
 
+// Polls implements cluster.Store.
+func (s *DB) Polls(ctx context.Context) (map[string][]byte, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT server_id, poll FROM server_polls")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var id, poll string
+		if err := rows.Scan(&id, &poll); err != nil {
+			return nil, err
+		}
+		out[id] = []byte(poll)
+	}
+	return out, rows.Err()
+}
+
 // Shared implements balancer.Claimer: a PostgreSQL database is shared by
 // the instances that use it; a SQLite file belongs to one, whose memory
 // decides (and ClaimMeeting is not used).
