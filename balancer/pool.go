@@ -191,6 +191,9 @@ func (p *Pool) applyLocked() (added, notes []string) {
 		}
 		s.ServerConfig = c
 		s.endpoint = c.Endpoint()
+		if u, err := url.Parse(c.URL); err == nil { // Normalize checked it
+			s.host = u.Hostname()
+		}
 		next[c.ID] = s
 		order = append(order, s)
 	}
@@ -639,7 +642,7 @@ func (p *Pool) ServerByHost(host string) (string, bool) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	for _, s := range p.order {
-		if u, err := url.Parse(s.URL); err == nil && strings.EqualFold(u.Hostname(), host) {
+		if strings.EqualFold(s.host, host) {
 			return s.ID, true
 		}
 	}

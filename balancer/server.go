@@ -112,6 +112,7 @@ func (c ServerConfig) Endpoint() bbb.Endpoint {
 type server struct {
 	ServerConfig
 	endpoint bbb.Endpoint
+	host     string // of URL, without port: playback links and phone calls name servers by it
 	online   bool
 	polled   bool // has had at least one poll
 	passes   int  // good polls in a row while offline

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
-	"net/url"
 	"strconv"
 )
 
@@ -164,9 +163,5 @@ func (p *Pool) byVoiceBridge(vb string) (Dialed, bool) {
 	if s == nil || !s.serves() {
 		return Dialed{}, false
 	}
-	host := ""
-	if u, err := url.Parse(s.URL); err == nil {
-		host = u.Hostname()
-	}
-	return Dialed{Key: m.Key, MeetingID: m.MeetingID, ServerID: s.ID, Host: host}, true
+	return Dialed{Key: m.Key, MeetingID: m.MeetingID, ServerID: s.ID, Host: s.host}, true
 }
