@@ -394,7 +394,6 @@ func sharedDB(t *testing.T) string {
 	return pgtest.Database(t)
 }
 
-
 func decodeAnswer(resp *http.Response, into *answer) error {
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
