@@ -1,6 +1,7 @@
 package bbbbalance
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -87,8 +88,15 @@ func apiErr(status int, format string, args ...any) error {
 // pick finds the engine a request is about: the one holding server id if
 // given, else the one named by ?database=, else the only one.
 func pick(r *http.Request, id string) (*engine, error) {
+	return pickEngine(r.URL.Query().Get("database"), id, "?database=<path>")
+}
+
+// pickEngine finds the engine using database db if given, else the one
+// holding server id if given, else the only one; with several, the error
+// says to choose with how.
+func pickEngine(db, id, how string) (*engine, error) {
 	all := liveEngines()
-	if db := r.URL.Query().Get("database"); db != "" {
+	if db != "" {
 		for _, e := range all {
 			if e.path == db {
 				return e, nil
@@ -110,7 +118,7 @@ func pick(r *http.Request, id string) (*engine, error) {
 	case 1:
 		return all[0], nil
 	}
-	return nil, apiErr(http.StatusBadRequest, "%d pools are running; say which with ?database=<path>", len(all))
+	return nil, apiErr(http.StatusBadRequest, "%d pools are running; say which with %s", len(all), how)
 }
 
 // who names the one asking, for the log of changes.
@@ -118,8 +126,9 @@ func who(r *http.Request) manage.Who {
 	return manage.Who("admin API from " + r.RemoteAddr)
 }
 
-// opErr maps the errors of the operator's actions to status codes; an
-// error that has one (a request's unreadable body) keeps it.
+// opErr maps the errors of the operator's actions to status codes
+// (manage.HTTPStatus); an error that has one (a request's unreadable body)
+// keeps it.
 func opErr(err error) error {
 	var hasStatus caddy.APIError
 	switch {
@@ -127,17 +136,10 @@ func opErr(err error) error {
 		return nil
 	case errors.As(err, &hasStatus):
 		return err
-	case errors.Is(err, balancer.ErrNoSuchServer), errors.Is(err, balancer.ErrUnknownMeeting), errors.Is(err, manage.ErrNoSuchTenant):
-		return apiErr(http.StatusNotFound, "%v", err)
 	case errors.Is(err, manage.ErrTenantHasMeetings):
 		return apiErr(http.StatusConflict, "%v; end them first or remove it with ?force=true", err)
-	case errors.Is(err, balancer.ErrServerExists), errors.Is(err, balancer.ErrHasMeetings),
-		errors.Is(err, manage.ErrTenantExists), errors.Is(err, manage.ErrNotLive):
-		return apiErr(http.StatusConflict, "%v", err)
-	case balancer.IsInvalid(err), errors.Is(err, manage.ErrInvalidTenant):
-		return apiErr(http.StatusBadRequest, "%v", err)
 	}
-	return apiErr(http.StatusInternalServerError, "%v", err)
+	return apiErr(manage.HTTPStatus(err), "%v", err)
 }
 
 func decodeBody(r *http.Request, into any) error {
@@ -222,26 +224,8 @@ func (adminAPI) servers(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, st)
 }
 
-// MeetingListing is a meeting as GET /bbb/meetings lists it: the registry
-// entry (its key is the id the servers know it by) with the tenant and the
-// front-end's own meetingID apart, so nobody needs to know how ids are
-// scoped (tenants.Split).
-type MeetingListing struct {
-	balancer.MeetingStatus
-	Tenant    string `json:"tenant"`     // "" for the default front-end
-	MeetingID string `json:"meeting_id"` // as its front-end knows it
-}
-
-func listMeetings(ms []balancer.MeetingStatus, tenant string, filtered bool) []MeetingListing {
-	out := make([]MeetingListing, 0, len(ms))
-	for _, m := range ms {
-		name, id := tenants.Split(m.Key)
-		if !filtered || name == tenant {
-			out = append(out, MeetingListing{MeetingStatus: m, Tenant: name, MeetingID: id})
-		}
-	}
-	return out
-}
+// MeetingListing is a meeting as GET /bbb/meetings lists it.
+type MeetingListing = manage.MeetingListing
 
 func (adminAPI) meetings(w http.ResponseWriter, r *http.Request) error {
 	// The escaped path, unescaped once: a meetingID may hold "/" or "%".
@@ -260,7 +244,7 @@ func (adminAPI) meetings(w http.ResponseWriter, r *http.Request) error {
 		}
 		list := []MeetingListing{}
 		for _, e := range liveEngines() {
-			list = append(list, listMeetings(e.pool.Meetings(), name, byTenant)...)
+			list = append(list, manage.ListMeetings(e.pool.Meetings(), name, byTenant)...)
 		}
 		return writeJSON(w, http.StatusOK, list)
 	}
@@ -314,14 +298,23 @@ func (a adminAPI) instances(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	ans, err := e.instances(r.Context())
+	if err != nil {
+		return apiErr(http.StatusServiceUnavailable, "reading the instances from the database: %v", err)
+	}
+	return writeJSON(w, http.StatusOK, ans)
+}
+
+// instances lists the instances sharing the engine's database; on
+// SQLite, this one alone, which polls.
+func (e *engine) instances(ctx context.Context) (instancesAnswer, error) {
 	ans := instancesAnswer{Database: store.Redact(e.path), Engine: e.db.Engine(), Instances: []cluster.Instance{}}
 	if e.member == nil {
 		host, _ := os.Hostname()
 		ans.Instances = append(ans.Instances, cluster.Instance{ID: host, Host: host, Leases: cluster.PollerLease, Self: true})
-		return writeJSON(w, http.StatusOK, ans)
+		return ans, nil
 	}
-	if ans.Instances, err = e.db.Instances(r.Context()); err != nil {
-		return apiErr(http.StatusServiceUnavailable, "reading the instances from the database: %v", err)
-	}
-	return writeJSON(w, http.StatusOK, ans)
+	var err error
+	ans.Instances, err = e.db.Instances(ctx)
+	return ans, err
 }

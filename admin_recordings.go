@@ -13,8 +13,16 @@ import (
 //	GET  /bbb/recordings[?meeting=<id>&tenant=<name>&state=<s,...|any>&limit=<n>&offset=<n>]
 //	                                 the index, newest first (default limit 100)
 //	GET  /bbb/recordings/stats       recordings and bytes per tenant and state
+//	GET  /bbb/recordings/check[?older_than=<duration>&limit=<n>]
+//	                                 compare the index with the files (recordings_check.go)
+//	POST /bbb/recordings/check?repair=true[&older_than=&limit=]
+//	                                 repair what the check finds, and report it
+//	POST /bbb/recordings/expire[?dry_run=true&limit=<n>]
+//	                                 delete (dry: list) what retention expires now
 //	POST /bbb/recordings/import      import an existing BBB or scalelite tree:
 //	                                 {"dir": "/var/bigbluebutton/published", "move": false}
+//	GET  /bbb/recordings/failed      the refused tars, with why (recordings_failed.go)
+//	POST /bbb/recordings/failed/<name>/retry   put one back into the spool
 
 // RecordingInfo is one recording in the admin API's listing.
 type RecordingInfo struct {
@@ -53,6 +61,14 @@ func (adminAPI) recordings(w http.ResponseWriter, r *http.Request) error {
 			return apiErr(http.StatusServiceUnavailable, "reading the recordings index: %v", err)
 		}
 		return writeJSON(w, http.StatusOK, st)
+	case action == "expire" && r.Method == http.MethodPost:
+		return expireRecordings(w, r, e)
+	case action == "failed" && r.Method == http.MethodGet:
+		return listFailedImports(w, e)
+	case strings.HasPrefix(action, "failed/") && r.Method == http.MethodPost:
+		return retryFailedImport(w, r, e, strings.TrimPrefix(action, "failed/"))
+	case action == "check" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
+		return checkRecordings(w, r, e)
 	case action == "import" && r.Method == http.MethodPost:
 		var in struct {
 			Dir  string `json:"dir"`

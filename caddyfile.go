@@ -84,6 +84,13 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        link_ttl <duration>
 //	        cookie_ttl <duration>
 //	        upload [<max size>]
+//	        retention {
+//	            max_age <age>|off
+//	            unpublished_max_age <age>|off
+//	            keep_meta <key>=<value> [<key>=<value>...]
+//	            at <HH:MM>
+//	            max_per_run <n>
+//	        }
 //	    }
 //	    create|join {
 //	        default <param> <value>
@@ -101,6 +108,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        max_duration <minutes>
 //	        create { ... }
 //	        join { ... }
+//	        retention {
+//	            max_age <age>|off
+//	            unpublished_max_age <age>|off
+//	            keep_meta <key>=<value> [<key>=<value>...]
+//	        }
 //	    }
 //	    server <id> <api-url> {
 //	        secret <secret>
@@ -112,13 +124,16 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	}
 //
 // Each setting fills the JSON field of the same name (Handler, LoadConfig,
-// RecordingsConfig, balancer.ServerConfig, tenants.Config, tenants.Params),
+// RecordingsConfig, RetentionConfig, recordings.Retention,
+// balancer.ServerConfig, tenants.Config, tenants.Params),
 // whose doc says what it does and its default, except that a repeatable
 // setting fills the plural (secret: secrets, but a server's one secret is
 // secret; host: hosts; tenant: tenants; server: servers, its <id> and
 // <api-url> id and url; default and override: defaults and overrides),
-// recordings' <dir> is dir, upload's <max size> is upload_max_size, and
-// "off" is the JSON's -1. Mistakes are reported with the file and line
+// recordings' <dir> is dir, upload's <max size> is upload_max_size,
+// keep_meta fills keep_meta's list, and "off" is the JSON's -1 (an <age>
+// is "off" in JSON too; otherwise a number of days such as 365d, or a
+// duration such as 36h). Mistakes are reported with the file and line
 // they are on.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name

@@ -3,6 +3,8 @@ package bbbbalance
 import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/dustin/go-humanize"
+
+	"github.com/bbb-balance/bbb_balance/recordings"
 )
 
 // parseRecordings reads the recordings block into a RecordingsConfig
@@ -67,6 +69,11 @@ func parseRecordings(d *caddyfile.Dispenser, h *Handler) error {
 					return err
 				}
 			}
+		case "retention":
+			r.Retention = &RetentionConfig{}
+			if err := parseRetention(d, &r.Retention.Retention, r.Retention); err != nil {
+				return err
+			}
 		default:
 			return d.Errf("recordings: unknown setting %q", name)
 		}
@@ -75,6 +82,57 @@ func parseRecordings(d *caddyfile.Dispenser, h *Handler) error {
 		return d.Err("recordings: give a directory (`recordings /var/bigbluebutton`) or spool_dir, published_dir and unpublished_dir")
 	}
 	h.Recordings = r
+	return nil
+}
+
+// parseRetention reads a retention block into rule; pool is the
+// recordings block's (its run's time and bound), nil in a tenant's.
+func parseRetention(d *caddyfile.Dispenser, rule *recordings.Retention, pool *RetentionConfig) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		name := d.Val()
+		switch name {
+		case "max_age", "unpublished_max_age":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			age, err := recordings.ParseAge(v)
+			if err != nil {
+				return d.Errf("retention: %s: %v", name, err)
+			}
+			*map[string]*recordings.Age{"max_age": &rule.MaxAge, "unpublished_max_age": &rule.UnpublishedMaxAge}[name] = age
+		case "keep_meta":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			rule.KeepMeta = append(rule.KeepMeta, args...)
+		case "at", "max_per_run":
+			if pool == nil {
+				return d.Errf("retention: %s is the pool's (the recordings block's retention), not a tenant's", name)
+			}
+			if name == "max_per_run" {
+				if err := parseCount(d, &pool.MaxPerRun); err != nil {
+					return err
+				}
+			} else if !d.AllArgs(&pool.At) {
+				return d.ArgErr()
+			}
+		default:
+			return d.Errf("retention: unknown setting %q", name)
+		}
+	}
+	if err := rule.Validate(); err != nil {
+		return d.Err(err.Error())
+	}
+	if pool != nil {
+		if err := pool.validate(); err != nil {
+			return d.Err(err.Error())
+		}
+	}
 	return nil
 }
 

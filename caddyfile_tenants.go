@@ -3,6 +3,7 @@ package bbbbalance
 import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/bbb-balance/bbb_balance/recordings"
 	"github.com/bbb-balance/bbb_balance/tenants"
 )
 
@@ -58,6 +59,11 @@ func parseTenant(d *caddyfile.Dispenser) (tenants.Config, error) {
 				t.Create = p
 			} else {
 				t.Join = p
+			}
+		case "retention":
+			t.Retention = &recordings.Retention{}
+			if err := parseRetention(d, t.Retention, nil); err != nil {
+				return t, err
 			}
 		default:
 			return t, d.Errf("tenant %s: unknown setting %q", t.Name, name)

@@ -90,6 +90,44 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 }
 
 // Every mistake names its problem and the line it is on.
+func TestUnmarshalRetention(t *testing.T) {
+	var h Handler
+	err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`bbb_balance {
+		secret s
+		recordings /r {
+			retention {
+				max_age 365d
+				unpublished_max_age 30d
+				keep_meta bbb-retain=true meta_course=law-%
+				keep_meta archive=yes
+				at 02:30
+				max_per_run 500
+			}
+		}
+		tenant school-a {
+			secret a
+			retention {
+				max_age off
+			}
+		}
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(h.Recordings.Retention)
+	if want := `{"max_age":"365d","unpublished_max_age":"30d","keep_meta":["bbb-retain=true","meta_course=law-%","archive=yes"],"at":"02:30","max_per_run":500}`; string(got) != want {
+		t.Errorf("recordings' retention\n%s\nwant\n%s", got, want)
+	}
+	got, _ = json.Marshal(h.Tenants[0].Retention)
+	if want := `{"max_age":"off"}`; string(got) != want {
+		t.Errorf("tenant's retention %s, want %s", got, want)
+	}
+	st := h.Recordings.settings().importer.retention
+	if st.at != 2*time.Hour+30*time.Minute || st.maxPerRun != 500 {
+		t.Errorf("settings %+v", st)
+	}
+}
+
 func TestUnmarshalVoiceBridgeAndDialin(t *testing.T) {
 	d := caddyfile.NewTestDispenser(`bbb_balance {
 		secret s
@@ -162,6 +200,10 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		"dialin digits":         {"bbb_balance {\n secret s\n dialin {\n  digits 9 5\n }\n}", `dialin: digits 9 5: want <min> <max>`},
 		"dialin prompts":        {"bbb_balance {\n secret s\n dialin {\n  prompts a.wav b.wav\n }\n}", `dialin: prompts <welcome> <pin> <wrong pin>`},
 		"dialin unknown":        {"bbb_balance {\n secret s\n dialin {\n  pin 1234\n }\n}", `dialin: unknown setting "pin"`},
+		"retention bad age":     {"bbb_balance {\n secret s\n recordings /r {\n  retention {\n   max_age 1y\n  }\n }\n}", `retention: max_age: age "1y": want a duration such as 365d, 36h or off, at Testfile:5`},
+		"retention bad keep":    {"bbb_balance {\n secret s\n recordings /r {\n  retention {\n   keep_meta retain\n  }\n }\n}", `keep_meta "retain": want <key>=<value>`},
+		"retention bad at":      {"bbb_balance {\n secret s\n recordings /r {\n  retention {\n   at 25:00\n  }\n }\n}", `retention: at "25:00": want a time of day such as 03:00`},
+		"tenant retention at":   {"bbb_balance {\n secret s\n tenant a {\n  secret x\n  retention {\n   at 03:00\n  }\n }\n}", `retention: at is the pool's`},
 	}
 	for name, c := range cases {
 		var h Handler

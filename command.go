@@ -48,11 +48,16 @@ used, else localhost:2019.
   caddy bbb meetings end <meetingID> [--tenant NAME]
   caddy bbb tenants list [--json]
   caddy bbb tenants add <name> --secret S [--secret S2] [--host H] [--path-prefix P] [--tag T] [--max-meetings N] [--max-attendees N] [--max-duration M]
+                       [--max-age 365d|off] [--unpublished-max-age 30d|off] [--keep-meta K=V]
   caddy bbb tenants update <name> [the same flags; only those given change]
   caddy bbb tenants remove <name> [--force]
   caddy bbb recordings list [--meeting ID] [--state S] [--limit N] [--json]
   caddy bbb recordings import <dir> [--move]
   caddy bbb recordings stats [--json]
+  caddy bbb recordings expire [--dry-run] [--limit N] [--json]
+  caddy bbb recordings failed [--json]
+  caddy bbb recordings retry <name>
+  caddy bbb recordings check [--repair] [--older-than D] [--limit N] [--json]
   caddy bbb migrate --from FILE --to URL
 
 migrate works on the databases, not through the admin API: it copies a

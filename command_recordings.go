@@ -13,7 +13,7 @@ import (
 	"github.com/bbb-balance/bbb_balance/recordings"
 )
 
-// addRecordingCommands adds `caddy bbb recordings list|import|stats`.
+// addRecordingCommands adds `caddy bbb recordings list|import|stats|expire|check|failed|retry`.
 func (c *bbbCLI) addRecordingCommands(root *cobra.Command) {
 	recs := &cobra.Command{Use: "recordings", Short: "Lists the recordings index and imports existing recordings", RunE: c.group}
 	list := c.leaf("list", "[--meeting ID] [--state S] [--limit N] [--json]", "Lists recordings, newest first", 0, 0, c.recordingsList)
@@ -25,7 +25,25 @@ func (c *bbbCLI) addRecordingCommands(root *cobra.Command) {
 	imp.Flags().Bool("move", false, "Move the files instead of copying them")
 	stats := c.leaf("stats", "[--json]", "Shows how many recordings each tenant has in each state, and their size", 0, 0, c.recordingsStats)
 	stats.Flags().Bool("json", false, "Print the admin API's JSON")
-	recs.AddCommand(list, imp, stats)
+	expire := c.leaf("expire", "[--dry-run] [--limit N] [--json]", "Deletes the recordings retention expires now (--dry-run lists them)", 0, 0, c.recordingsExpire)
+	expire.Flags().Bool("dry-run", false, "List what would be deleted, with sizes, and delete nothing")
+	expire.Flags().Int("limit", 0, "At most this many (default: the retention's max_per_run)")
+	expire.Flags().Bool("json", false, "Print the admin API's JSON")
+	check := c.leaf("check", "[--repair] [--older-than D] [--limit N] [--json]", "Compares the index with the files; --repair repairs what it finds", 0, 0, c.recordingsCheck)
+	check.Long = `Compares the recordings index with the library's files: formats whose files are missing,
+directories the index does not list, formats in the wrong tree for their recording's state,
+unfinished uploads, claimed tars and leftovers of work/. Each problem is listed with what
+--repair does about it; --repair does exactly that, and leaves what needs a person.
+
+Exit status: 1 when problems remain (a check: any found; --repair: any left or failed), else 0.`
+	check.Flags().Bool("repair", false, "Repair what the check finds (re-import, mark removed, move, remove stale temporary files)")
+	check.Flags().Duration("older-than", recordings.DefaultStaleAge, "Upload parts and entries of work/ unchanged this long are leftovers")
+	check.Flags().Int("limit", 0, "List at most this many findings (default 1000; the others are counted)")
+	check.Flags().Bool("json", false, "Print the admin API's JSON")
+	failed := c.leaf("failed", "[--json]", "Lists the recording tars the importer refused, with why", 0, 0, c.recordingsFailed)
+	failed.Flags().Bool("json", false, "Print the admin API's JSON")
+	retry := c.leaf("retry", "<name>", "Puts a refused recording tar back into the spool, to import it again", 1, 1, c.recordingsRetry)
+	recs.AddCommand(list, imp, stats, check, expire, failed, retry)
 	root.AddCommand(recs)
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bbb-balance/bbb_balance/manage"
+	"github.com/bbb-balance/bbb_balance/recordings"
 )
 
 // addTenantCommands adds `caddy bbb tenants list|add|update|remove`.
@@ -27,6 +28,9 @@ func (c *bbbCLI) addTenantCommands(root *cobra.Command) {
 		f.Int("max-meetings", 0, "Most meetings at once (0: no limit)")
 		f.Int("max-attendees", 0, "Most participants at once (0: no limit)")
 		f.Int("max-duration", 0, "Longest meeting, in minutes (0: the pool's)")
+		f.String("max-age", "", "Retention: its recordings expire after this, e.g. 365d (off: never; default the pool's)")
+		f.String("unpublished-max-age", "", "Retention of its unpublished recordings, e.g. 30d (off: never)")
+		f.StringSlice("keep-meta", nil, "Retention: recordings with this metadata never expire, e.g. bbb-retain=true")
 	}
 	remove := c.leaf("remove", "<name> [--force]", "Removes a tenant (refused while it has meetings, unless forced)", 1, 1, c.tenantsRemove)
 	remove.Flags().Bool("force", false, "Remove it even with meetings")
@@ -94,6 +98,22 @@ func tenantFlags(cmd *cobra.Command) (map[string]any, error) {
 		if f.Changed(flag) {
 			out[field], _ = f.GetInt(flag)
 		}
+	}
+	retention := map[string]any{}
+	for flag, field := range map[string]string{"max-age": "max_age", "unpublished-max-age": "unpublished_max_age"} {
+		if f.Changed(flag) {
+			v, _ := f.GetString(flag)
+			if _, err := recordings.ParseAge(v); err != nil {
+				return nil, fmt.Errorf("--%s: %v", flag, err)
+			}
+			retention[field] = v
+		}
+	}
+	if f.Changed("keep-meta") {
+		retention["keep_meta"], _ = f.GetStringSlice("keep-meta")
+	}
+	if len(retention) > 0 {
+		out["retention"] = retention
 	}
 	return out, nil
 }

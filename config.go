@@ -1,11 +1,13 @@
 package bbbbalance
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/bbb-balance/bbb_balance/dialin"
+	"github.com/bbb-balance/bbb_balance/recordings"
 )
 
 // The handler's JSON config is the Handler's exported fields (module.go)
@@ -107,6 +109,49 @@ type RecordingsConfig struct {
 	// UploadMaxSize bounds one upload's body in bytes; default 16 GiB
 	// (17179869184).
 	UploadMaxSize int64 `json:"upload_max_size,omitempty"`
+	// Retention deletes recordings past an age, once a day; a tenant's
+	// own retention (tenants.Config) lays its ages over these and adds its
+	// keep rules. Default none: nothing is ever deleted unless configured.
+	Retention *RetentionConfig `json:"retention,omitempty"`
+}
+
+// RetentionConfig is the pool's retention rule (recordings.Retention:
+// max_age, unpublished_max_age, keep_meta) and when it runs.
+type RetentionConfig struct {
+	recordings.Retention
+	// At is the local time of day of the daily run, "HH:MM"; default
+	// "03:00".
+	At string `json:"at,omitempty"`
+	// MaxPerRun bounds the recordings one run deletes, so that a first
+	// run over a large library does not keep the disk and the index busy:
+	// the rest go the next days (or with `caddy bbb recordings expire`).
+	// Default 1000.
+	MaxPerRun int `json:"max_per_run,omitempty"`
+}
+
+// timeOfDay reads "HH:MM" as the time since midnight.
+func (r *RetentionConfig) timeOfDay() (time.Duration, error) {
+	if r.At == "" {
+		return 0, nil
+	}
+	t, err := time.Parse("15:04", r.At)
+	if err != nil {
+		return 0, fmt.Errorf("retention: at %q: want a time of day such as 03:00", r.At)
+	}
+	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
+}
+
+func (r *RetentionConfig) validate() error {
+	if err := r.Retention.Validate(); err != nil {
+		return err
+	}
+	if _, err := r.timeOfDay(); err != nil {
+		return err
+	}
+	if r.MaxPerRun < 0 {
+		return fmt.Errorf("retention: max_per_run must not be negative")
+	}
+	return nil
 }
 
 // DialinConfig is the JSON and Caddyfile form of the FreeSWITCH dial-in

@@ -20,7 +20,7 @@
 //	manage/           operator actions, one implementation for the admin API, scalelite's API and the CLI
 //	notify/           durable outbound deliveries (callbacks) with backoff
 //	playback/         the recordings' files: who may see what, one-time links, legacy redirects
-//	recordings/       import, safe extraction, the on-disk library, getRecordings' XML, uploads, protected links
+//	recordings/       import, safe extraction, the on-disk library, retention, getRecordings' XML, uploads and status calls, protected links
 //	scaleliteapi/     scalelite's management API, /scalelite/api
 //	store/            the database (SQLite or PostgreSQL): migrations, the group-commit writer, queries; implements the others' interfaces
 //	tenants/          choosing a tenant per request, scoped meeting ids, parameter rules

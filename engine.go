@@ -58,10 +58,12 @@ type engine struct {
 	stop context.CancelFunc // of the poller; nil until a config goes live
 	done chan struct{}
 
-	stats statsCache // of the recordings index (recordings_stats.go)
+	stats   statsCache   // of the recordings index (recordings_stats.go)
+	imports importCounts // the importer's results (recordings_failed.go)
 
 	libraries    map[recordings.LibraryConfig]*recordings.Library
 	importer     *recordings.Importer // of the live config; nil without recordings
+	expirer      *recordings.Expirer  // its retention; the admin API's expire runs it
 	importing    *recordingSettings   // what importer runs with
 	importerStop context.CancelFunc
 	importerDone chan struct{}

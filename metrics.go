@@ -25,6 +25,8 @@ var metrics = struct {
 	limitHits      *prometheus.CounterVec
 	imports        prometheus.Counter
 	importFailures prometheus.Counter
+	expired        *prometheus.CounterVec
+	expiredBytes   *prometheus.CounterVec
 	deliveries     *prometheus.CounterVec
 
 	playbackRefused *prometheus.CounterVec
@@ -60,6 +62,14 @@ var metrics = struct {
 		Namespace: "caddy", Subsystem: "bbb", Name: "recording_import_failures_total",
 		Help: "Recording tars moved to the failed directory (the log line says why).",
 	}),
+	expired: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "bbb", Name: "recordings_expired_total",
+		Help: "Recordings deleted by retention, by tenant (each deletion is logged with its rule).",
+	}, []string{"tenant"}),
+	expiredBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "bbb", Name: "recordings_expired_bytes_total",
+		Help: "Bytes on disk of the recordings deleted by retention, by tenant.",
+	}, []string{"tenant"}),
 	deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy", Subsystem: "bbb", Name: "callback_attempts_total",
 		Help: "Callback delivery attempts, by kind and result (delivered, retry, gave_up, stopped).",
@@ -90,7 +100,7 @@ var metrics = struct {
 // registerMetrics adds the collectors to a config's registry.
 func registerMetrics(reg *prometheus.Registry) error {
 	for _, c := range []prometheus.Collector{metrics.calls, metrics.checksum, metrics.placements, metrics.pollDuration, metrics.pollFailures, metrics.servers,
-		metrics.imports, metrics.importFailures, metrics.deliveries, metrics.limitHits,
+		metrics.imports, metrics.importFailures, metrics.expired, metrics.expiredBytes, metrics.deliveries, metrics.limitHits,
 		metrics.playbackRefused, metrics.playbackLinks, metrics.callbacks, metrics.dialin} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError

@@ -40,6 +40,9 @@ func init() {
 //     scaleliteapi);
 //   - recording uploads from the pool's servers, POST
 //     /bigbluebutton/recording/upload, when recordings { upload } is on;
+//   - with recordings, the pool's servers' signed status call, GET
+//     /bigbluebutton/recording/status: is a recording they sent imported
+//     (examples/bbb: they delete their copy only then);
 //   - the health check for monitors, /health_check;
 //   - the servers' callbacks about meetings, /bigbluebutton/callback/...
 //     (package callbacks);
@@ -142,13 +145,14 @@ type Handler struct {
 	// are the only front-end.
 	Tenants []tenants.Config `json:"tenants,omitempty"`
 
-	engine    *engine
-	front     *api.Front
-	upload    http.Handler      // recordings uploaded by the servers; nil unless enabled
-	dialin    *dialin.Handler   // FreeSWITCH's dial-in lookups; nil unless configured
-	playback  *playback.Server  // the recordings' files; nil without recordings
-	scalelite *scaleliteapi.API // scalelite's management API, under /scalelite/api/
-	logger    *zap.Logger
+	engine          *engine
+	front           *api.Front
+	upload          http.Handler      // recordings uploaded by the servers; nil unless enabled
+	recordingStatus http.Handler      // the servers' status calls about their recordings; nil without recordings
+	dialin          *dialin.Handler   // FreeSWITCH's dial-in lookups; nil unless configured
+	playback        *playback.Server  // the recordings' files; nil without recordings
+	scalelite       *scaleliteapi.API // scalelite's management API, under /scalelite/api/
+	logger          *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -246,6 +250,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if r.Upload {
 			h.upload = h.uploadHandler(lib)
 		}
+		h.recordingStatus = h.statusHandler(lib)
 	}
 	if err := h.provisionCallbacks(ctx); err != nil {
 		return err
@@ -393,6 +398,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if r.URL.Path == UploadPath && h.upload != nil {
 		h.upload.ServeHTTP(w, r)
+		return nil
+	}
+	if r.URL.Path == StatusPath && h.recordingStatus != nil {
+		h.recordingStatus.ServeHTTP(w, r)
 		return nil
 	}
 	if r.URL.Path == HealthCheckPath {

@@ -17,6 +17,10 @@ import (
 // UploadPath is where the pool's servers upload recordings (examples/bbb).
 const UploadPath = "/bigbluebutton/recording/upload"
 
+// StatusPath is where the pool's servers ask whether a recording they sent
+// is imported (examples/bbb).
+const StatusPath = "/bigbluebutton/recording/status"
+
 // recordingSettings are the parts of the recordings config the engine's
 // importer runs with.
 type recordingSettings struct {
@@ -30,6 +34,15 @@ type importerSettings struct {
 	limits            recordings.Limits
 	importUnpublished bool
 	protected         bool
+	retention         retentionSettings
+}
+
+// retentionSettings are the pool's retention rule and its run's schedule;
+// the tenants' own rules are read at each run.
+type retentionSettings struct {
+	pool      recordings.Retention
+	at        time.Duration
+	maxPerRun int
 }
 
 func (r *RecordingsConfig) libraryConfig() recordings.LibraryConfig {
@@ -38,6 +51,11 @@ func (r *RecordingsConfig) libraryConfig() recordings.LibraryConfig {
 }
 
 func (r *RecordingsConfig) settings() *recordingSettings {
+	var ret retentionSettings
+	if r.Retention != nil {
+		at, _ := r.Retention.timeOfDay() // validated
+		ret = retentionSettings{pool: r.Retention.Retention, at: at, maxPerRun: r.Retention.MaxPerRun}
+	}
 	return &recordingSettings{
 		library: r.libraryConfig(),
 		importer: importerSettings{
@@ -46,6 +64,7 @@ func (r *RecordingsConfig) settings() *recordingSettings {
 			limits:            recordings.Limits{MaxFiles: r.MaxFiles, MaxTotalSize: r.MaxSize},
 			importUnpublished: r.ImportUnpublished,
 			protected:         r.Protected,
+			retention:         ret,
 		},
 	}
 }
@@ -59,6 +78,11 @@ func (r *RecordingsConfig) validate() error {
 	}
 	if r.MaxSize < 0 || r.MaxFiles < 0 || r.UploadMaxSize < 0 || r.ScanInterval < 0 || r.Settle < 0 {
 		return fmt.Errorf("bbb_balance: recordings: sizes and durations must not be negative")
+	}
+	if r.Retention != nil {
+		if err := r.Retention.validate(); err != nil {
+			return fmt.Errorf("bbb_balance: recordings: %w", err)
+		}
 	}
 	return nil
 }
@@ -97,9 +121,30 @@ func (e *engine) applyRecordings(st *recordingSettings, logger *zap.Logger) {
 		e.importerStop, e.importing = nil, nil
 	}
 	if st == nil {
+		e.importer, e.expirer = nil, nil
 		return
 	}
 	lib := e.libraries[st.library] // made by Provision
+	rs := st.importer.retention
+	expirer, err := recordings.NewExpirer(recordings.ExpirerConfig{
+		Store: e.db,
+		Files: lib,
+		Policy: func() recordings.Policy {
+			p := recordings.Policy{Pool: rs.pool}
+			if set := e.tenants.Load(); set != nil {
+				p.Tenants = set.Retention()
+			}
+			return p
+		},
+		At:        rs.at,
+		MaxPerRun: rs.maxPerRun,
+		Logger:    logger.Named("recordings.retention"),
+		Observer:  expiryEvents{},
+	})
+	if err != nil {
+		logger.Error("recordings retention not started", zap.Error(err))
+		return
+	}
 	im, err := recordings.NewImporter(recordings.ImporterConfig{
 		Library:           lib,
 		Store:             e.db,
@@ -117,6 +162,7 @@ func (e *engine) applyRecordings(st *recordingSettings, logger *zap.Logger) {
 		// a removed tenant's meeting stays that tenant's.
 		TenantOf: tenants.Split,
 		Observer: importEvents{e},
+		Expirer:  expirer,
 	})
 	if err != nil {
 		logger.Error("recordings importer not started", zap.Error(err))
@@ -124,7 +170,7 @@ func (e *engine) applyRecordings(st *recordingSettings, logger *zap.Logger) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.importerStop, e.importerDone, e.importing = cancel, make(chan struct{}), st
-	e.importer = im
+	e.importer, e.expirer = im, expirer
 	go func() {
 		defer close(e.importerDone)
 		if err := im.Run(ctx); err != nil && ctx.Err() == nil {
@@ -138,10 +184,24 @@ type importEvents struct{ e *engine }
 
 func (ev importEvents) Imported(rec recordings.Entry) {
 	metrics.imports.Inc()
+	ev.e.imports.imported.Add(1)
 	ev.e.ready.Imported(rec)
 }
 
-func (ev importEvents) Failed(string) { metrics.importFailures.Inc() }
+func (ev importEvents) Failed(string) {
+	metrics.importFailures.Inc()
+	ev.e.imports.failed.Add(1)
+}
+
+// expiryEvents counts the recordings retention deleted.
+type expiryEvents struct{}
+
+func (expiryEvents) Expired(ex recordings.Expired) {
+	metrics.expired.WithLabelValues(ex.Tenant).Inc()
+	if ex.Bytes > 0 {
+		metrics.expiredBytes.WithLabelValues(ex.Tenant).Add(float64(ex.Bytes))
+	}
+}
 
 // stopRecordings stops the importer. Called with e.mu held.
 func (e *engine) stopRecordings() {
@@ -151,16 +211,31 @@ func (e *engine) stopRecordings() {
 	}
 }
 
+// serverSecret returns the BBB secret of the pool's server id: the
+// servers sign their uploads and status calls with it.
+func (h *Handler) serverSecret(id string) (string, bool) {
+	r, ok := h.engine.pool.Route(id)
+	return r.Server.Secret, ok
+}
+
 // uploadHandler accepts recordings uploaded by the pool's servers.
 func (h *Handler) uploadHandler(lib *recordings.Library) http.Handler {
 	return &recordings.UploadHandler{
 		Spool:   lib.SpoolDir,
 		MaxSize: h.Recordings.UploadMaxSize,
-		Servers: func(id string) (string, bool) {
-			r, ok := h.engine.pool.Route(id)
-			return r.Server.Secret, ok
-		},
-		Nonces: h.engine.db,
-		Logger: h.logger.Named("upload"),
+		Servers: h.serverSecret,
+		Nonces:  h.engine.db,
+		Logger:  h.logger.Named("upload"),
+	}
+}
+
+// statusHandler answers the pool's servers whether a recording they sent
+// is imported.
+func (h *Handler) statusHandler(lib *recordings.Library) http.Handler {
+	return &recordings.StatusHandler{
+		Library: lib,
+		Index:   h.engine.db,
+		Servers: h.serverSecret,
+		Logger:  h.logger.Named("recording_status"),
 	}
 }

@@ -23,7 +23,7 @@ import (
 type Recordings struct {
 	Servers
 	Index     recordings.Store // the recordings index; nil: "no recordings"
-	Files     RecordingFiles   // the recordings' files; nil: index only
+	Files     recordings.Files // the recordings' files; nil: index only
 	PublicURL string           // scheme://host of recording links; "": the request's
 	// Protected gives protected recordings one-time links in
 	// getRecordings (recordings.Access); nil: their links are listed as is.
@@ -31,18 +31,9 @@ type Recordings struct {
 }
 
 // The recording calls are answered from the balancer's own index
-// (recordings.Store) and files (RecordingFiles); only the text-track calls
+// (recordings.Store) and files (recordings.Files); only the text-track calls
 // go to the server that made the recording. Without an index they answer
 // as a BBB server with no recordings does.
-
-// RecordingFiles moves and removes the files of recordings
-// (recordings.Library implements it).
-type RecordingFiles interface {
-	// Lock keeps imports and other calls off one recording until unlock.
-	Lock(id string) (unlock func())
-	SetPublished(id string, formats []string, published bool) error
-	Remove(id, format string) error
-}
 
 // ProtectedLinks gives a protected recording, as getRecordings lists it,
 // one-time links in place of its playback URLs (recordings.Access).
@@ -311,27 +302,13 @@ func (rc *Recordings) deleteRecordings(w http.ResponseWriter, req *request) {
 	}
 	ctx := context.WithoutCancel(req.r.Context())
 	for _, e := range list {
-		if err := rc.deleteRecording(ctx, e.RecordID, format); err != nil {
+		if err := recordings.Delete(ctx, rc.Index, rc.Files, e.RecordID, format); err != nil {
 			rc.Logger.Error("deleting a recording failed", zap.String("recording", e.RecordID), zap.Error(err))
 			bbb.WriteError(w, bbb.KeyInternalError, msgDeleteFailed)
 			return
 		}
 	}
 	bbb.WriteXML(w, bbb.SuccessXML(bbb.E("deleted", "true")))
-}
-
-func (rc *Recordings) deleteRecording(ctx context.Context, id, format string) error {
-	if rc.Files != nil {
-		defer rc.Files.Lock(id)()
-		// The row goes first: a crash between the two leaves files nobody
-		// lists (removed again by a later delete), never a listed
-		// recording without files.
-		if err := rc.Index.MarkDeleted(ctx, id, format); err != nil {
-			return err
-		}
-		return rc.Files.Remove(id, format)
-	}
-	return rc.Index.MarkDeleted(ctx, id, format)
 }
 
 // updateRecordings sets and removes metadata of every listed recording

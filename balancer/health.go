@@ -118,7 +118,7 @@ func (p *Pool) applyMeetings(s *server, poll Poll, ch *Change) {
 		if pm := s.placed[m.MeetingID]; pm != nil {
 			pm.group.participants += m.ParticipantCount - pm.participants
 			pm.group.joins.Add(-int64(pm.joins.Swap(0)))
-			pm.participants, pm.running = m.ParticipantCount, m.Running
+			pm.participants, pm.running, pm.name = m.ParticipantCount, m.Running, m.MeetingName
 		} else if rm := p.meetings[m.MeetingID]; !poll.Shared && rm != nil && rm.ServerID != s.ID && !rm.confirmed.IsZero() &&
 			m.ParticipantCount == 0 && !m.IsBreakout {
 			// Nobody can be in it (joins go where the registry says), so

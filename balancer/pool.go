@@ -39,6 +39,7 @@ type meeting struct {
 	size         float64      // expected size, for the reserve until a poll sees it
 	participants int          // at the last poll
 	running      bool         // at the last poll
+	name         string       // its meetingName at the last poll, for people looking for it
 	joins        atomic.Int32 // joins sent since the last poll
 	group        *groupUsage  // of its key's group (see GroupSep)
 }
@@ -86,8 +87,9 @@ func (p *Pool) addLocked(key string, m *meeting) {
 // MeetingStatus is a registry entry with what the last poll saw of it.
 type MeetingStatus struct {
 	MeetingRecord
-	Participants int  `json:"participants"`
-	Running      bool `json:"running"`
+	Name         string `json:"name,omitempty"` // its meetingName, "" until a poll saw it
+	Participants int    `json:"participants"`
+	Running      bool   `json:"running"`
 }
 
 // Pool is the set of servers and the meetings placed on them.
@@ -668,7 +670,7 @@ func (p *Pool) Meetings() []MeetingStatus {
 	defer p.mu.RUnlock()
 	out := make([]MeetingStatus, 0, len(p.meetings))
 	for _, m := range p.meetings {
-		out = append(out, MeetingStatus{MeetingRecord: m.MeetingRecord, Participants: m.participants, Running: m.running})
+		out = append(out, MeetingStatus{MeetingRecord: m.MeetingRecord, Name: m.name, Participants: m.participants, Running: m.running})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out

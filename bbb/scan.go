@@ -142,6 +142,8 @@ func setMeetingField(m *Meeting, name string, text []byte) error {
 	switch name {
 	case "meetingID":
 		m.MeetingID = unescape(text)
+	case "meetingName":
+		m.MeetingName = unescape(text)
 	case "internalMeetingID":
 		m.InternalMeetingID = unescape(text)
 	case "createTime":

@@ -194,6 +194,7 @@ func (e xmlError) Error() string { return string(e) }
 // Meeting is what the balancer reads of one <meeting> of getMeetings.
 type Meeting struct {
 	MeetingID             string `xml:"meetingID"`
+	MeetingName           string `xml:"meetingName"`
 	InternalMeetingID     string `xml:"internalMeetingID"`
 	CreateTime            int64  `xml:"createTime"`
 	Running               bool   `xml:"running"`

@@ -9,7 +9,8 @@
 # "RESULT <name> <value>", medians: import_rate and import_busy_rate
 # (recordings/s), import_big_mibps and import_big_busy_mibps (MiB/s), and
 # disk_direct_mibps (300 MiB written with O_DIRECT and fsynced: the disk's
-# own pace).
+# own pace), expiry_rate (recordings/s of a retention run over a tenth of
+# the index) and expiry_p99_ratio (getRecordings' p99 during it ÷ before).
 #
 #   bash bench/recordings.sh [N] [CALLS] [IMPORT_RUNS]    (defaults 1000000 2000 3)
 set -euo pipefail
@@ -129,6 +130,21 @@ echo "| one recording of $mib MiB (the disk: $disk MiB/s with O_DIRECT) | **$big
 echo
 bin/bbbrecbench -n "$n" -db "$db" -queries "$calls"
 echo
+expire=$((n / 10))
+echo "Retention: \`bin/bbbrecbench -n $n -expire $expire -queries $calls\` copies the index (the original"
+echo "stays for the next runs), gives each of its $expire oldest recordings a format directory in the"
+echo "library, and sets the clock so that exactly those are older than the pool's \`max_age 365d\`"
+echo "(with a \`keep_meta\` rule, so the query checks it); one expiry run with \`max_per_run $expire\`"
+echo "then deletes them (files and index, as deleteRecordings does, each read again under its lock)"
+echo "while one client calls getRecordings (a meeting's recordings, a course's page of 100) one call"
+echo "after another; its p99 is compared with $calls calls of the same mix just before the run."
+echo
+echo "| retention | figure |"
+echo "|---|---|"
+res=$(bin/bbbrecbench -n "$n" -db "$db" -expire "$expire" -queries "$calls")
+grep '^|' <<<"$res"
+echo
+grep '^RESULT' <<<"$res"
 echo "RESULT import_rate $quiet"
 echo "RESULT import_busy_rate $busy"
 echo "RESULT import_big_mibps $big"

@@ -340,6 +340,21 @@ func upload(t *testing.T, serverID, secret, nonce string, tarball []byte, id str
 	return resp.StatusCode, string(body)
 }
 
+// recordingStatus asks as examples/bbb/bbb-balance-send does whether a
+// recording is imported.
+func recordingStatus(t *testing.T, serverID, secret, id, formats string) (int, string) {
+	t.Helper()
+	q := "server=" + url.QueryEscape(serverID) + "&recordID=" + id + "&formats=" + formats +
+		"&timestamp=" + strconv.FormatInt(time.Now().Unix(), 10)
+	resp, err := http.Get(base + "/bigbluebutton/recording/status?" + bbb.Sign(bbb.SHA256, "recordingStatus", q, secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
 func TestRecordingUpload(t *testing.T) {
 	dir := t.TempDir()
 	p := startPool(t, 2, fmt.Sprintf("\t\trecordings %s {\n\t\t\tsettle 1ms\n\t\t\tupload\n\t\t}", dir))
@@ -371,6 +386,16 @@ func TestRecordingUpload(t *testing.T) {
 	adminGet(t, "/bbb/recordings?meeting=room-up", &listing)
 	if len(listing.Recordings) != 1 || listing.Recordings[0].Server != "bbb2" {
 		t.Fatalf("uploaded recording's server: %+v", listing)
+	}
+	// The server may now delete its copy; another server learns nothing.
+	if code, body := recordingStatus(t, "bbb2", p.fakes[1].Secret(), rec.ID, "presentation"); code != http.StatusOK || body != "imported presentation\n" {
+		t.Fatalf("status call: %d %q", code, body)
+	}
+	if code, body := recordingStatus(t, "bbb1", p.fakes[0].Secret(), rec.ID, "presentation"); code != http.StatusOK || body != "missing presentation\n" {
+		t.Fatalf("status call of another server: %d %q", code, body)
+	}
+	if code, body := recordingStatus(t, "bbb2", "not-the-secret", rec.ID, "presentation"); code != http.StatusForbidden {
+		t.Fatalf("status call with a bad signature: %d %q", code, body)
 	}
 }
 

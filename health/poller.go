@@ -129,6 +129,12 @@ func (p *Poller) Configure(cfg Config, logger *zap.Logger, onChange func(balance
 	}
 }
 
+// Interval is how often the poller polls every server.
+func (p *Poller) Interval() time.Duration {
+	cfg, _, _, _ := p.settings()
+	return cfg.Interval
+}
+
 func (p *Poller) settings() (Config, *zap.Logger, func(balancer.Change), chan struct{}) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

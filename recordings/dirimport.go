@@ -92,64 +92,78 @@ func (im *Importer) ImportDir(ctx context.Context, root string, move bool) (DirR
 }
 
 func (im *Importer) importDirOne(ctx context.Context, root, id string, formats []string, move bool) error {
-	lim := im.c.Limits.withDefaults()
 	var srcs []string
 	for _, f := range formats {
 		srcs = append(srcs, filepath.Join(root, f, id))
 	}
-	// Check in place first, so that a bad recording is never moved.
-	if err := checkTrees(srcs, lim); err != nil {
-		return err
-	}
-	if _, err := stage(ctx, root, id, formats); err != nil {
-		return err
-	}
-	dir, err := im.c.Library.tempDir("import-")
-	if err != nil {
-		return err
-	}
-	defer removeAll(dir)
 	// With move, the files are hard-linked into work/ (copied across
 	// filesystems) and the sources removed only once the recording is
 	// committed: a source renamed into work/ would be lost to work/'s
 	// clean-up at the next start if the process died before that.
-	var moved []string // sources to remove once committed
-	for i, f := range formats {
-		dst := filepath.Join(dir, f, id)
-		err = copyTree(srcs[i], dst, move)
-		if move && errors.Is(err, syscall.EXDEV) {
-			os.RemoveAll(dst)
-			err = copyTree(srcs[i], dst, false)
-		}
-		if err != nil {
-			return err
-		}
-		if move {
-			moved = append(moved, srcs[i])
-		}
-	}
-	// What is placed is what is checked: the copies.
-	if err := checkTrees([]string{dir}, lim); err != nil {
-		return err
-	}
-	st, err := stage(ctx, dir, id, formats)
+	st, dir, err := im.stageCopies(ctx, id, formats, srcs, move)
+	defer removeAll(dir)
 	if err != nil {
 		return err
 	}
-	e, err := im.install(ctx, st, "")
+	e, err := im.install(ctx, st, "", im.c.Library.Lock(id))
 	if err != nil {
 		return err
 	}
 	// install made the copies durable before it committed: the sources
 	// may go.
-	for _, s := range moved {
-		if err := os.RemoveAll(s); err != nil {
-			im.log.Warn("removing an imported recording directory", zap.String("dir", s), zap.Error(err))
+	if move {
+		for _, s := range srcs {
+			if err := os.RemoveAll(s); err != nil {
+				im.log.Warn("removing an imported recording directory", zap.String("dir", s), zap.Error(err))
+			}
 		}
 	}
 	im.log.Info("recording imported from a directory", zap.String("root", root), zap.String("record_id", id),
 		zap.Strings("formats", formats), zap.Bool("published", e.Published))
 	return nil
+}
+
+// stageCopies stages recording id from format directories outside work/
+// (srcs[i] holds formats[i], each a <root>/<format>/<id> directory): they
+// are checked in place first, so that a bad recording is never copied,
+// then copied into a new directory of work/, dir (hard-linked with link,
+// copied across filesystems), checked again and staged there. The caller
+// removes dir ("" or not) whatever the error.
+func (im *Importer) stageCopies(ctx context.Context, id string, formats, srcs []string, link bool) (st *Staged, dir string, err error) {
+	lim := im.c.Limits.withDefaults()
+	if err := checkTrees(srcs, lim); err != nil {
+		return nil, "", err
+	}
+	byRoot := map[string][]string{}
+	for i, f := range formats {
+		root := filepath.Dir(filepath.Dir(srcs[i]))
+		byRoot[root] = append(byRoot[root], f)
+	}
+	for root, fmts := range byRoot {
+		if _, err := stage(ctx, root, id, fmts); err != nil {
+			return nil, "", err
+		}
+	}
+	if dir, err = im.c.Library.tempDir("import-"); err != nil {
+		return nil, "", err
+	}
+	for i, f := range formats {
+		dst := filepath.Join(dir, f, id)
+		err = copyTree(srcs[i], dst, link)
+		if link && errors.Is(err, syscall.EXDEV) {
+			os.RemoveAll(dst)
+			err = copyTree(srcs[i], dst, false)
+		}
+		if err != nil {
+			return nil, dir, err
+		}
+	}
+	// What is placed is what is checked: the copies.
+	if err := checkTrees([]string{dir}, lim); err != nil {
+		return nil, dir, err
+	}
+	st, err = stage(ctx, dir, id, formats)
+	return st, dir, err
 }
 
 // checkTrees checks recording directories outside the library the way

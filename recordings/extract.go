@@ -59,6 +59,10 @@ type Staged struct {
 	RecordID  string   // the one record id of every format
 	Formats   []string // format directory names, sorted
 	Recording Recording
+	// keepState: Recording.Published is the state to place it in, not
+	// subject to ImportUnpublished (a check re-indexing files where they
+	// are keeps the state the index or their tree says).
+	keepState bool
 }
 
 // Extract unpacks a recording tar (plain or gzip, told apart by its magic)

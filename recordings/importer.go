@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -81,6 +82,9 @@ type ImporterConfig struct {
 	NoSync bool
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Expirer, when set, runs beside the importer: the one process that
+	// imports from a library is the one that expires its recordings.
+	Expirer *Expirer
 }
 
 // Importer imports the recording tars that arrive in the library's spool
@@ -99,9 +103,11 @@ type Importer struct {
 	c   ImporterConfig
 	log *zap.Logger
 
-	passMu  sync.Mutex // one spool pass at a time
-	retries map[string]*retryState
-	future  map[string]futureState
+	passMu    sync.Mutex  // one spool pass at a time
+	spoolHeld atomic.Bool // Run holds the library's spool lock: no other process imports
+	checkMu   sync.Mutex  // one Check at a time
+	retries   map[string]*retryState
+	future    map[string]futureState
 
 	stagingMu sync.Mutex
 	staging   []string // directories of work/ to extract into (see takeStaging)
@@ -205,6 +211,13 @@ func IsTarName(name string) bool {
 // dot, so no pass takes it, and names the tar it came from.
 func claimName(name string) string { return "." + name + ".importing" }
 
+// claimedTar is claimName's inverse: the tar a claim name stands for.
+func claimedTar(claim string) (name string, ok bool) {
+	rest, dot := strings.CutPrefix(claim, ".")
+	name, importing := strings.CutSuffix(rest, ".importing")
+	return name, dot && importing && IsTarName(name)
+}
+
 // unclaim gives a claimed tar its name back, unless a newer tar of the
 // same name arrived meanwhile: the newer one holds every format the
 // server had published when it was sent, so the older one goes.
@@ -222,9 +235,8 @@ func unclaim(claimed, p string) {
 func recoverClaims(spool string) {
 	entries, _ := os.ReadDir(spool)
 	for _, e := range entries {
-		name := e.Name()
-		if orig, ok := strings.CutSuffix(strings.TrimPrefix(name, "."), ".importing"); ok && strings.HasPrefix(name, ".") && IsTarName(orig) {
-			unclaim(filepath.Join(spool, name), filepath.Join(spool, orig))
+		if orig, ok := claimedTar(e.Name()); ok {
+			unclaim(filepath.Join(spool, e.Name()), filepath.Join(spool, orig))
 		}
 	}
 }
@@ -273,13 +285,18 @@ func (im *Importer) Run(ctx context.Context) error {
 	if err != nil {
 		im.log.Warn("recordings importer: no cross-process lock", zap.String("dir", lib.WorkDir), zap.Error(err))
 	} else {
+		im.spoolHeld.Store(true)
 		defer release()
+		defer im.spoolHeld.Store(false)
 	}
 	if err := lib.CleanWork(time.Now()); err != nil {
 		im.log.Warn("clearing the recordings work directory", zap.String("dir", lib.WorkDir), zap.Error(err))
 	}
 	if sizes, ok := im.c.Store.(SizeStore); ok {
 		go im.measure(ctx, sizes)
+	}
+	if im.c.Expirer != nil {
+		go im.c.Expirer.Run(ctx)
 	}
 	// Create and Rename (a complete file renamed in) ask for a pass now;
 	// Write (a file being written in place) for one after Settle, so a
@@ -721,9 +738,10 @@ func (p *placed) undo(log *zap.Logger, cause error) {
 }
 
 // install places a staged recording into the library, makes it durable
-// and commits it: place and commit for one recording.
-func (im *Importer) install(ctx context.Context, st *Staged, serverID string) (Entry, error) {
-	p, err := im.place(ctx, st, serverID)
+// and commits it: placeLocked and commit for one recording. The caller
+// holds the recording's lock; install releases it (unlock).
+func (im *Importer) install(ctx context.Context, st *Staged, serverID string, unlock func()) (Entry, error) {
+	p, err := im.placeLocked(ctx, st, serverID, unlock)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -737,9 +755,16 @@ func (im *Importer) install(ctx context.Context, st *Staged, serverID string) (E
 // staged one lacks keep their files and rows (BBB may send a later tar
 // without an earlier format). On failure every rename is undone, the
 // staged files are back in st.Dir and the lock is released.
-func (im *Importer) place(ctx context.Context, st *Staged, serverID string) (_ *placed, err error) {
+func (im *Importer) place(ctx context.Context, st *Staged, serverID string) (*placed, error) {
+	return im.placeLocked(ctx, st, serverID, im.c.Library.Lock(st.RecordID))
+}
+
+// placeLocked is place for a caller that holds the recording's lock
+// already: unlock releases it, and is called when the placement is
+// released or undone.
+func (im *Importer) placeLocked(ctx context.Context, st *Staged, serverID string, unlock func()) (_ *placed, err error) {
 	lib, id := im.c.Library, st.RecordID
-	p := &placed{id: id, unlock: lib.Lock(id)}
+	p := &placed{id: id, unlock: unlock}
 	defer func() {
 		if err != nil {
 			p.undo(im.log, err)
@@ -757,7 +782,7 @@ func (im *Importer) place(ctx context.Context, st *Staged, serverID string) (_ *
 		}
 		return nil, errDeleted
 	}
-	published := st.Recording.Published && !im.c.ImportUnpublished
+	published := st.Recording.Published && (st.keepState || !im.c.ImportUnpublished)
 	e := Entry{Recording: st.Recording, ServerID: serverID, Protected: im.c.ProtectByDefault}
 	if im.c.TenantOf != nil {
 		e.Tenant, e.MeetingID = im.c.TenantOf(e.MeetingID)

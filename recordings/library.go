@@ -208,24 +208,32 @@ func (l *Library) DiskSize(id string) (int64, error) {
 	}
 	var n int64
 	for _, d := range dirs {
-		err := filepath.WalkDir(l.Dir(id, d.Format, d.Published), func(_ string, e fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if e.Type().IsRegular() {
-				fi, err := e.Info()
-				if err != nil {
-					return err
-				}
-				n += fi.Size()
-			}
-			return nil
-		})
+		size, err := dirSize(l.Dir(id, d.Format, d.Published))
 		if err != nil {
 			return 0, err
 		}
+		n += size
 	}
 	return n, nil
+}
+
+// dirSize is the size of the regular files under dir.
+func dirSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.Type().IsRegular() {
+			fi, err := e.Info()
+			if err != nil {
+				return err
+			}
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n, err
 }
 
 // SetPublished moves the given formats of recording id into the published
@@ -338,11 +346,26 @@ func (l *Library) tempDir(prefix string) (string, error) {
 // before cutoff (a process that was killed mid-way). Entries of work in
 // progress are newer, so this is safe while the library is in use.
 func (l *Library) CleanWork(cutoff time.Time) error {
-	entries, err := os.ReadDir(l.WorkDir)
+	stale, err := l.staleWork(cutoff)
 	if err != nil {
 		return err
 	}
 	var first error
+	for _, e := range stale {
+		if err := os.RemoveAll(filepath.Join(l.WorkDir, e.Name())); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// staleWork lists the entries of work/ that CleanWork(cutoff) removes.
+func (l *Library) staleWork(cutoff time.Time) ([]fs.FileInfo, error) {
+	entries, err := os.ReadDir(l.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	var out []fs.FileInfo
 	for _, e := range entries {
 		if e.Name() == spoolLockName {
 			continue
@@ -351,11 +374,9 @@ func (l *Library) CleanWork(cutoff time.Time) error {
 		if err != nil || !fi.ModTime().Before(cutoff) {
 			continue
 		}
-		if err := os.RemoveAll(filepath.Join(l.WorkDir, e.Name())); err != nil && first == nil {
-			first = err
-		}
+		out = append(out, fi)
 	}
-	return first
+	return out, nil
 }
 
 func removeAll(dir string) {

@@ -34,17 +34,17 @@ import (
 // UploadCall is the call name hashed into an upload's checksum.
 const UploadCall = "uploadRecording"
 
-// UploadSkew is how far an upload's timestamp may be from the balancer's
-// clock, either way.
+// UploadSkew is how far the timestamp of a server's signed call (an
+// upload, a status call) may be from the balancer's clock, either way.
 const UploadSkew = 5 * time.Minute
 
 // DefaultUploadMaxSize bounds one upload when UploadHandler.MaxSize is 0:
 // a long meeting with video runs to a few GB.
 const DefaultUploadMaxSize int64 = 16 << 30
 
-// uploadAlgorithms are the checksums accepted on uploads: a new protocol
-// has no old clients to keep sha1 for.
-var uploadAlgorithms = []bbb.Algorithm{bbb.SHA256, bbb.SHA512}
+// serverCallAlgorithms are the checksums accepted on the servers' signed
+// calls: a new protocol has no old clients to keep sha1 for.
+var serverCallAlgorithms = []bbb.Algorithm{bbb.SHA256, bbb.SHA512}
 
 // NonceStore remembers the nonces of accepted uploads until they expire.
 type NonceStore interface {
@@ -82,16 +82,8 @@ func (h *UploadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		log = zap.NewNop()
 	}
 	log = log.With(zap.String("remote", r.RemoteAddr))
-	// fail answers a one-line text and logs why; the checksum and the
-	// secret never reach either.
 	fail := func(status int, msg string, fields ...zap.Field) {
-		fields = append(fields, zap.Int("status", status))
-		if status >= 500 {
-			log.Error("recording upload failed: "+msg, fields...)
-		} else {
-			log.Warn("recording upload rejected: "+msg, fields...)
-		}
-		http.Error(w, msg, status)
+		refuse(w, log, "recording upload", status, msg, fields...)
 	}
 
 	if r.Method != http.MethodPost {
@@ -99,41 +91,13 @@ func (h *UploadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusMethodNotAllowed, "method not allowed", zap.String("method", r.Method))
 		return
 	}
-	signed, sum, ok := bbb.SplitChecksum(r.URL.RawQuery)
-	if !ok {
-		fail(http.StatusForbidden, "missing checksum")
+	call, herr := verifyServerCall(r, UploadCall, h.Servers, h.Now)
+	log = log.With(zap.String("server", call.server))
+	if herr != nil {
+		fail(herr.status, herr.msg, zap.Error(herr.err))
 		return
 	}
-	q := bbb.Query(signed)
-	serverID := q.Get("server")
-	log = log.With(zap.String("server", serverID))
-	secret, ok := "", false
-	if serverID != "" && h.Servers != nil {
-		secret, ok = h.Servers(serverID)
-	}
-	if !ok {
-		fail(http.StatusForbidden, "unknown server")
-		return
-	}
-	if err := bbb.NewVerifier([]string{secret}, uploadAlgorithms).VerifySigned(UploadCall, signed, sum); err != nil {
-		fail(http.StatusForbidden, "checksum mismatch")
-		return
-	}
-
-	now := time.Now()
-	if h.Now != nil {
-		now = h.Now()
-	}
-	secs, err := strconv.ParseInt(q.Get("timestamp"), 10, 64)
-	if err != nil {
-		fail(http.StatusBadRequest, "timestamp must be unix seconds")
-		return
-	}
-	ts := time.Unix(secs, 0)
-	if ts.Before(now.Add(-UploadSkew)) || ts.After(now.Add(UploadSkew)) {
-		fail(http.StatusForbidden, "timestamp out of range (check the clocks)", zap.Int64("timestamp", secs), zap.Int64("now", now.Unix()))
-		return
-	}
+	q, serverID, ts := call.query, call.server, call.at
 	recordID := q.Get("recordID")
 	if !ValidRecordID(recordID) {
 		fail(http.StatusBadRequest, "invalid recordID", zap.String("record_id", truncate(recordID, 80)))
@@ -193,7 +157,8 @@ func (h *UploadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "stored "+recordID+"\n")
 }
 
-// httpError is a receive failure that is the client's doing.
+// httpError is a request refused for the client's doing: its status, the
+// one-line answer, and what only the log gets.
 type httpError struct {
 	status int
 	msg    string
@@ -201,6 +166,65 @@ type httpError struct {
 }
 
 func (e *httpError) Error() string { return e.msg }
+
+// refuse answers a server's call with status and a one-line msg, and logs
+// why under what ("recording upload"); the checksum and the secret never
+// reach either.
+func refuse(w http.ResponseWriter, log *zap.Logger, what string, status int, msg string, fields ...zap.Field) {
+	fields = append(fields, zap.Int("status", status))
+	if status >= 500 {
+		log.Error(what+" failed: "+msg, fields...)
+	} else {
+		log.Warn(what+" rejected: "+msg, fields...)
+	}
+	http.Error(w, msg, status)
+}
+
+// serverCall is a request a pool server signed with its own BBB secret.
+type serverCall struct {
+	server string    // its id in the pool
+	query  bbb.Query // the signed parameters, as sent
+	at     time.Time // its timestamp
+}
+
+// verifyServerCall checks a request signed by a pool server for call: the
+// server's id in "server", a checksum (sha256 or sha512) of call + the
+// query + that server's secret, and a "timestamp" (unix seconds) within
+// UploadSkew of now (nil: time.Now). The checksum is checked before the
+// other parameters, so an unsigned request learns nothing about them. The
+// server id is returned even on error, for the log.
+func verifyServerCall(r *http.Request, call string, servers func(id string) (string, bool), now func() time.Time) (serverCall, *httpError) {
+	signed, sum, ok := bbb.SplitChecksum(r.URL.RawQuery)
+	if !ok {
+		return serverCall{}, &httpError{http.StatusForbidden, "missing checksum", nil}
+	}
+	c := serverCall{query: bbb.Query(signed)}
+	c.server = c.query.Get("server")
+	secret, ok := "", false
+	if c.server != "" && servers != nil {
+		secret, ok = servers(c.server)
+	}
+	if !ok {
+		return c, &httpError{http.StatusForbidden, "unknown server", nil}
+	}
+	if err := bbb.NewVerifier([]string{secret}, serverCallAlgorithms).VerifySigned(call, signed, sum); err != nil {
+		return c, &httpError{http.StatusForbidden, "checksum mismatch", nil}
+	}
+	t := time.Now()
+	if now != nil {
+		t = now()
+	}
+	secs, err := strconv.ParseInt(c.query.Get("timestamp"), 10, 64)
+	if err != nil {
+		return c, &httpError{http.StatusBadRequest, "timestamp must be unix seconds", nil}
+	}
+	c.at = time.Unix(secs, 0)
+	if c.at.Before(t.Add(-UploadSkew)) || c.at.After(t.Add(UploadSkew)) {
+		return c, &httpError{http.StatusForbidden, "timestamp out of range (check the clocks)",
+			fmt.Errorf("timestamp %d, balancer's clock %d", secs, t.Unix())}
+	}
+	return c, nil
+}
 
 // receive streams the body into a hidden part file (the importer skips
 // names starting with "."), checks its hash, makes it durable and renames

@@ -210,6 +210,7 @@ var postgresMigrations = []string{
 	// instances' own batches, store/notes.go, not a trigger per row).
 	`SELECT 1;`,
 	`ALTER TABLE recordings ADD COLUMN bytes BIGINT NOT NULL DEFAULT -1;`,
+	`CREATE INDEX recordings_expiry ON recordings(start_time, record_id) WHERE state IN ('published', 'unpublished');`,
 }
 
 // migratePostgres brings the schema up to date. The version lives in

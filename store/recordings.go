@@ -780,3 +780,84 @@ var (
 	_ recordings.StatsStore = (*DB)(nil)
 	_ recordings.SizeStore  = (*DB)(nil)
 )
+
+// ExpiryCandidates implements recordings.ExpiryStore. The literal states
+// let both engines walk the partial index recordings_expiry, oldest
+// first, from the cursor.
+func (s *DB) ExpiryCandidates(ctx context.Context, q recordings.ExpiryQuery, limit int) ([]recordings.Entry, error) {
+	cutoff := max(q.PublishedBefore, q.UnpublishedBefore)
+	if cutoff == 0 || limit <= 0 {
+		return nil, nil
+	}
+	conds := []string{"r.state IN ('published', 'unpublished')", "r.start_time < ?",
+		"(r.start_time > ? OR (r.start_time = ? AND r.record_id > ?))",
+		"((r.state = 'published' AND r.start_time < ?) OR (r.state = 'unpublished' AND r.start_time < ?))"}
+	// A state that never expires gets a cutoff nothing is before.
+	args := []any{cutoff, q.AfterStartTime, q.AfterStartTime, q.AfterRecordID, q.PublishedBefore, q.UnpublishedBefore}
+	switch {
+	case !q.Others:
+		conds = append(conds, "r.tenant = ?")
+		args = append(args, q.Tenant)
+	case len(q.Except) > 0:
+		conds = append(conds, "r.tenant NOT IN ("+placeholders(len(q.Except))+")")
+		args = append(args, anys(q.Except)...)
+	}
+	if len(q.Keep) > 0 {
+		var ors []string
+		for _, k := range q.Keep {
+			_, match := metaMatch("m", k.Value)
+			ors = append(ors, "(m.key = ? AND "+match.sql+")")
+			args = append(append(args, k.Key), match.args...)
+		}
+		conds = append(conds, "NOT EXISTS (SELECT 1 FROM recording_meta m WHERE m.record_id = r.record_id AND ("+strings.Join(ors, " OR ")+"))")
+	}
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, "SELECT "+recordingColumns+" FROM recordings r WHERE "+strings.Join(conds, " AND ")+
+		" ORDER BY r.start_time, r.record_id LIMIT ?", args...)
+	if err != nil {
+		return nil, err
+	}
+	got, err := scanEntries(rows)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]recordings.Entry, len(got))
+	for i, e := range got {
+		out[i] = *e
+	}
+	return out, nil
+}
+
+var _ recordings.ExpiryStore = (*DB)(nil)
+
+// IndexPage implements recordings.CheckStore: one page of the primary
+// key's order, a short query each, so that a check of a large index
+// never holds a read open for long.
+func (s *DB) IndexPage(ctx context.Context, after string, limit int) ([]recordings.IndexRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT r.record_id, r.state, r.published, coalesce(f.format, '')
+		FROM (SELECT record_id, state, published FROM recordings WHERE record_id > ? ORDER BY record_id LIMIT ?) r
+		LEFT JOIN recording_formats f ON f.record_id = r.record_id
+		ORDER BY r.record_id, f.format`, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []recordings.IndexRow
+	for rows.Next() {
+		var row recordings.IndexRow
+		var format string
+		if err := rows.Scan(&row.RecordID, &row.State, &row.Published, &format); err != nil {
+			return nil, err
+		}
+		if n := len(out); n == 0 || out[n-1].RecordID != row.RecordID {
+			out = append(out, row)
+		}
+		if format != "" {
+			last := &out[len(out)-1]
+			last.Formats = append(last.Formats, format)
+		}
+	}
+	return out, rows.Err()
+}
+
+var _ recordings.CheckStore = (*DB)(nil)

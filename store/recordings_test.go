@@ -364,10 +364,10 @@ func testMigrationAttributesNamespacedRecordings(t *testing.T, path string) {
 		rewind = fmt.Sprintf("UPDATE schema_version SET version = %d", before)
 	}
 	// Undo what came after migration 8 and cannot run twice (10: voice
-	// bridges; 12: recordings' sizes), so that the rewound database is one
-	// of before 8's day.
+	// bridges; 12: recordings' sizes; 13: retention's index), so that the
+	// rewound database is one of before 8's day.
 	for _, undo := range []string{"DROP INDEX meetings_voice_bridge", "ALTER TABLE meetings DROP COLUMN voice_bridge",
-		"ALTER TABLE recordings DROP COLUMN bytes"} {
+		"DROP INDEX recordings_expiry", "ALTER TABLE recordings DROP COLUMN bytes"} {
 		if _, err := db.db.Exec(undo); err != nil {
 			t.Fatal(err)
 		}
@@ -452,5 +452,63 @@ func testRecordingStats(t *testing.T, loc string) {
 	got, _ = db.RecordingStats(ctx)
 	if len(got) != 3 || got[0] != (recordings.Stats{Tenant: "", State: recordings.StateDeleted, Recordings: 1, Bytes: 0}) {
 		t.Fatalf("after deleting beta: %+v", got)
+	}
+}
+
+func TestExpiryCandidates(t *testing.T) { forEachEngine(t, testExpiryCandidates) }
+
+// The query behind retention, on both engines: the states' cutoffs, the
+// tenants, the keep rules (getRecordings' wildcards), oldest first, and
+// the cursor.
+func testExpiryCandidates(t *testing.T, loc string) {
+	db := openAt(t, loc)
+	ctx := context.Background()
+	tenant := func(e recordings.Entry, name string) recordings.Entry { e.Tenant = name; return e }
+	save(t, db,
+		entry("p1", 1000, recordings.StatePublished),
+		entry("p2", 2000, recordings.StatePublished),
+		entry("p3", 5000, recordings.StatePublished),
+		entry("u1", 1500, recordings.StateUnpublished),
+		entry("u2", 3500, recordings.StateUnpublished),
+		entry("k1", 1100, recordings.StatePublished, "bbb-retain", "true"),
+		entry("k2", 1200, recordings.StatePublished, "course", "law-2025"),
+		tenant(entry("a1", 1300, recordings.StatePublished), "school-a"),
+		tenant(entry("b1", 1400, recordings.StatePublished), "school-b"),
+	)
+	if err := db.MarkDeleted(ctx, entry("p2", 2000, "").RecordID, ""); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(q recordings.ExpiryQuery, limit int) string {
+		t.Helper()
+		es, err := db.ExpiryCandidates(ctx, q, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range es {
+			out = append(out, e.MeetingID)
+		}
+		return strings.Join(out, ",")
+	}
+	keep := []recordings.MetaFilter{{Key: "bbb-retain", Value: "true"}, {Key: "course", Value: "law-%"}}
+	for _, c := range []struct {
+		name string
+		q    recordings.ExpiryQuery
+		want string
+	}{
+		{"every tenant but a", recordings.ExpiryQuery{Others: true, Except: []string{"school-a"}, PublishedBefore: 4000, UnpublishedBefore: 2000, Keep: keep}, "p1,b1,u1"},
+		{"no keep rules", recordings.ExpiryQuery{Others: true, PublishedBefore: 1250}, "p1,k1,k2"},
+		{"one tenant", recordings.ExpiryQuery{Tenant: "school-a", PublishedBefore: 9000}, "a1"},
+		{"the default tenant", recordings.ExpiryQuery{Tenant: "", PublishedBefore: 1250, Keep: keep}, "p1"},
+		{"unpublished only", recordings.ExpiryQuery{Others: true, UnpublishedBefore: 9000}, "u1,u2"},
+		{"after the cursor", recordings.ExpiryQuery{Others: true, PublishedBefore: 9000, AfterStartTime: 1300, AfterRecordID: entry("a1", 1300, "").RecordID}, "b1,p3"},
+		{"nothing due", recordings.ExpiryQuery{Others: true}, ""},
+	} {
+		if got := ids(c.q, 10); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+	if got := ids(recordings.ExpiryQuery{Others: true, PublishedBefore: 9000, UnpublishedBefore: 9000}, 2); got != "p1,k1" {
+		t.Errorf("limit 2: %q", got)
 	}
 }

@@ -298,6 +298,9 @@ var migrations = []string{
 	// Each recording's size on disk (recordings.Entry.Bytes); -1 until the
 	// importer's walk measures the recordings indexed before.
 	`ALTER TABLE recordings ADD COLUMN bytes INTEGER NOT NULL DEFAULT -1;`,
+	// Retention's query (ExpiryCandidates): the oldest recordings still
+	// listed; those already deleted are not walked again on every run.
+	`CREATE INDEX recordings_expiry ON recordings(start_time, record_id) WHERE state IN ('published', 'unpublished');`,
 }
 
 func (s *DB) migrate(ctx context.Context) error {

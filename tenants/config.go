@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/bbb-balance/bbb_balance/bbb"
+	"github.com/bbb-balance/bbb_balance/recordings"
 )
 
 // Tenants come from two places, as servers do (balancer/overrides.go): the
@@ -59,6 +60,11 @@ type Config struct {
 	// Join is the tenant's parameter rules for join, as Create is for
 	// create. Default none.
 	Join *Params `json:"join,omitempty"`
+	// Retention is the tenant's own retention of recordings: its ages
+	// replace the pool's (recordings' retention), "off" keeps its
+	// recordings for ever, its keep_meta rules add to the pool's. Default
+	// none: the pool's applies.
+	Retention *recordings.Retention `json:"retention,omitempty"`
 }
 
 // Override is the operator's word on one tenant: its whole config, or its
@@ -159,8 +165,9 @@ func (b Base) build(list []Config) (*Set, error) {
 		named[i] = Tenant{
 			Name: c.Name, Secrets: c.Secrets, Hosts: c.Hosts, PathPrefix: c.PathPrefix, Tag: c.Tag,
 			MaxMeetings: c.MaxMeetings, MaxAttendees: c.MaxAttendees, MaxDuration: c.MaxDuration,
-			Create: Merge(b.Create, own(c.Create)),
-			Join:   Merge(b.Join, own(c.Join)),
+			Retention: c.Retention,
+			Create:    Merge(b.Create, own(c.Create)),
+			Join:      Merge(b.Join, own(c.Join)),
 		}
 		if named[i].MaxDuration == 0 {
 			named[i].MaxDuration = b.MaxDuration

@@ -24,6 +24,7 @@ import (
 
 	"github.com/bbb-balance/bbb_balance/balancer"
 	"github.com/bbb-balance/bbb_balance/bbb"
+	"github.com/bbb-balance/bbb_balance/recordings"
 )
 
 // Sep joins a tenant's name and a meeting id on the servers; the pool
@@ -48,6 +49,9 @@ type Tenant struct {
 	Create, Join Params
 	// MaxDuration caps a meeting's duration in minutes (0: the pool's).
 	MaxDuration int
+	// Retention is the tenant's own retention of recordings; nil: the
+	// pool's.
+	Retention *recordings.Retention
 
 	Verifier *bbb.Verifier // made by NewSet
 }
@@ -208,6 +212,11 @@ func NewSet(def Tenant, named []Tenant, algorithms []bbb.Algorithm) (*Set, error
 		if t.MaxMeetings < 0 || t.MaxAttendees < 0 || t.MaxDuration < 0 {
 			return nil, fmt.Errorf("tenant %s: limits must not be negative", t.Name)
 		}
+		if t.Retention != nil {
+			if err := t.Retention.Validate(); err != nil {
+				return nil, fmt.Errorf("tenant %s: %w", t.Name, err)
+			}
+		}
 		if p := t.PathPrefix; p != "" {
 			if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "/bigbluebutton") {
 				return nil, fmt.Errorf("tenant %s: path_prefix %q must start with / and not end with one", t.Name, p)
@@ -234,6 +243,17 @@ func NewSet(def Tenant, named []Tenant, algorithms []bbb.Algorithm) (*Set, error
 
 // Named returns the tenants other than the default, in config order.
 func (s *Set) Named() []*Tenant { return s.named }
+
+// Retention returns the tenants' own retention rules, by tenant name.
+func (s *Set) Retention() map[string]recordings.Retention {
+	out := map[string]recordings.Retention{}
+	for _, t := range s.named {
+		if t.Retention != nil {
+			out[t.Name] = *t.Retention
+		}
+	}
+	return out
+}
 
 // Lookup returns a tenant by name ("" is the default tenant).
 func (s *Set) Lookup(name string) (*Tenant, bool) {

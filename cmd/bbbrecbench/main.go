@@ -44,6 +44,7 @@ func main() {
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the measured calls to this file")
 	imports := flag.Int("import", 0, "also time the import of this many recording tars (2 formats each) from a spool")
 	big := flag.Int("import-mib", 0, "also time the import of one recording holding a file of this many MiB")
+	expire := flag.Int("expire", 0, "instead of the queries, time an expiry run over this many expired recordings (the oldest; on a copy of the index) and getRecordings beside it")
 	flag.Parse()
 	ctx := context.Background()
 	if *imports > 0 {
@@ -82,20 +83,15 @@ func main() {
 		log.Printf("indexed %d recordings in %s", *n-have, time.Since(start).Round(time.Second))
 	}
 
+	if *expire > 0 {
+		db.Close()
+		measureExpiry(ctx, *path, *n, *expire, *queries)
+		return
+	}
 	if *queries == 0 {
 		return
 	}
-	set, err := tenants.NewSet(tenants.Tenant{Secrets: []string{secret}}, nil, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	var live atomic.Pointer[tenants.Set]
-	live.Store(set)
-	front := &api.Front{
-		Tenants:    &live,
-		Logger:     zap.NewNop(),
-		Recordings: &api.Recordings{Servers: api.Servers{Pool: balancer.NewPool(nil), Logger: zap.NewNop()}, Index: db},
-	}
+	front := recordingsFront(db, nil)
 	if *profile != "" {
 		f, err := os.Create(*profile)
 		if err != nil {
@@ -133,6 +129,147 @@ func main() {
 	size := fileSize(*path) + fileSize(*path+"-wal")
 	fmt.Printf("\nDatabase: %d recordings in %.0f MiB (%.1f KiB per recording with 2 formats, 3 thumbnails and 4 metadata keys).\n",
 		*n, float64(size)/(1<<20), float64(size)/1024/float64(*n))
+}
+
+// recordingsFront is the BBB API in front of an index (and its files).
+func recordingsFront(db *store.DB, files recordings.Files) *api.Front {
+	set, err := tenants.NewSet(tenants.Tenant{Secrets: []string{secret}}, nil, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var live atomic.Pointer[tenants.Set]
+	live.Store(set)
+	return &api.Front{
+		Tenants:    &live,
+		Logger:     zap.NewNop(),
+		Recordings: &api.Recordings{Servers: api.Servers{Pool: balancer.NewPool(nil), Logger: zap.NewNop()}, Index: db, Files: files},
+	}
+}
+
+// measureExpiry times an expiry run over the oldest expired recordings of
+// a copy of the index at path (n recordings; the original stays for the
+// next runs), with a library holding a format directory for each of them,
+// and getRecordings' latencies before and while it runs: one client
+// calling one query after another (a meeting's recordings, a course's
+// page), as measure does.
+func measureExpiry(ctx context.Context, path string, n, expired, calls int) {
+	root, lib, _ := importPlace(ctx, "bbbrecbench-expire-")
+	defer os.RemoveAll(root)
+	cp := filepath.Join(root, "expire.sqlite")
+	start := time.Now()
+	if out, err := exec.Command("sqlite3", path, ".backup "+cp).CombinedOutput(); err != nil {
+		// No sqlite3 command: a plain copy of a closed database will do.
+		if err := copyFile(path, cp); err != nil {
+			log.Fatalf("copying the index: %v %s", err, out)
+		}
+	}
+	db, err := store.Open(ctx, cp)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	for i := range expired {
+		e := generate(i)
+		d := lib.Dir(e.RecordID, "presentation", e.Published)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			log.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "metadata.xml"), []byte("<recording/>"), 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+	log.Printf("copied the index and made %d recordings' files in %s", expired, time.Since(start).Round(time.Second))
+	// The clock: the oldest `expired` recordings are older than 365 days.
+	now := time.UnixMilli(1700000000000 + int64(expired)*60000).Add(365 * 24 * time.Hour)
+	x, err := recordings.NewExpirer(recordings.ExpirerConfig{
+		Store: db, Files: lib, MaxPerRun: expired,
+		Policy: func() recordings.Policy {
+			return recordings.Policy{Pool: recordings.Retention{MaxAge: recordings.Age(365 * 24 * time.Hour), KeepMeta: []string{"bbb-retain=true"}}}
+		},
+		Now: func() time.Time { return now },
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := httptest.NewServer(recordingsFront(db, lib))
+	defer srv.Close()
+	meetings := n / recordingsPerMeeting
+	query := func(r *rand.Rand) string {
+		if r.IntN(2) == 0 {
+			return "meetingID=" + meetingID(r.IntN(meetings))
+		}
+		return fmt.Sprintf("meta_bbb-context=course-%d&limit=100", r.IntN(courses))
+	}
+	call := func(r *rand.Rand) time.Duration {
+		q := query(r)
+		u := srv.URL + "/bigbluebutton/api/getRecordings?" + q + "&checksum=" + bbb.Checksum(bbb.SHA256, "getRecordings", q, secret)
+		t := time.Now()
+		resp, err := srv.Client().Get(u)
+		if err != nil {
+			log.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return time.Since(t)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range calls / 5 {
+		call(r) // warm the index's pages
+	}
+	var quiet []time.Duration
+	for range calls {
+		quiet = append(quiet, call(r))
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	var busy []time.Duration
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			busy = append(busy, call(r))
+		}
+	}()
+	start = time.Now()
+	rep, err := x.Expire(ctx, false, 0)
+	took := time.Since(start)
+	close(stop)
+	<-done
+	if err != nil || rep.Failed > 0 || len(rep.Recordings) != expired {
+		log.Fatalf("expiry: %d expired, %d failed, %v", len(rep.Recordings), rep.Failed, err)
+	}
+	left, _ := os.ReadDir(filepath.Join(lib.PublishedDir, "presentation"))
+	p := func(l []time.Duration, q int) time.Duration {
+		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+		return l[len(l)*q/100]
+	}
+	qp99, bp99 := p(quiet, 99), p(busy, 99)
+	fmt.Printf("| expiry run: %d of %d recordings expired (files and rows) | %s = %.0f recordings/s (%d format directories left) |\n",
+		expired, n, took.Round(time.Millisecond), float64(expired)/took.Seconds(), len(left))
+	fmt.Printf("| getRecordings before the run (%d calls) | p50 %s, p99 %s |\n", len(quiet), ms(p(quiet, 50)), ms(qp99))
+	fmt.Printf("| getRecordings during the run (%d calls) | p50 %s, p99 %s: **%.2f×** the p99 before (bound 2×) |\n",
+		len(busy), ms(p(busy, 50)), ms(bp99), float64(bp99)/float64(qp99))
+	fmt.Printf("RESULT expiry_rate %.0f\nRESULT expiry_p99_ratio %.2f\n", float64(expired)/took.Seconds(), float64(bp99)/float64(qp99))
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // measureImport times the importer on n tars waiting in a spool, as after
