@@ -7,13 +7,15 @@
 // This package is the only one that knows Caddy: the handler (module.go),
 // its config (config.go) and Caddyfile directive (caddyfile*.go), the state
 // that outlives a reload (app.go, engine.go), the admin API (admin*.go),
-// the `caddy bbb` command (command*.go) and the metrics (metrics.go).
+// the `caddy bbb` command (command*.go), the operator console's handler
+// (console.go) and the metrics (metrics.go).
 // Everything else is plain Go, one package a concern:
 //
 //	api/              the BBB API front: checksums verified, one handler per call, BBB's XML answers
 //	balancer/         servers, states, the meeting registry, placement, the load formula, passive health
 //	bbb/              the BBB protocol: checksums, query strings kept as sent, XML, JWT, a client for one server
 //	cluster/          several instances on one PostgreSQL: notifications, the poller's lease, shared polls
+//	console/          the operator console: the embedded page, its live snapshots (SSE), its actions through manage/
 //	callbacks/        the callbacks of a meeting: URLs given to servers at create, relayed to its front-end; recording-ready
 //	dialin/           FreeSWITCH dial-in (mod_xml_curl): the dialplan that bridges a call to its meeting's server
 //	health/           the poller: a signed getMeetings per server is the health check

@@ -33,6 +33,21 @@ func TestCaddyfileSyntaxDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkSyntaxDocumented(t, "bbb_balance", files, 40)
+}
+
+// TestConsoleSyntaxDocumented: the same for the bbb_console directive,
+// parsed in console.go.
+func TestConsoleSyntaxDocumented(t *testing.T) {
+	checkSyntaxDocumented(t, "bbb_console", []string{"console.go"}, 2)
+}
+
+// checkSyntaxDocumented checks a directive's keywords, parsed in files,
+// against the syntax of the doc comment of UnmarshalCaddyfile in those
+// files and against the first ```caddyfile block of README that has the
+// directive.
+func checkSyntaxDocumented(t *testing.T, directive string, files []string, atLeast int) {
+	t.Helper()
 	fset := token.NewFileSet()
 	accepted := map[string]bool{}
 	var doc string
@@ -58,7 +73,7 @@ func TestCaddyfileSyntaxDocumented(t *testing.T) {
 			return true
 		})
 	}
-	if len(accepted) < 40 || doc == "" {
+	if len(accepted) < atLeast || doc == "" {
 		t.Fatalf("found %d keywords and a doc comment of %d bytes: the scan is broken", len(accepted), len(doc))
 	}
 	var syntax []string
@@ -71,9 +86,9 @@ func TestCaddyfileSyntaxDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	block := caddyfileBlock(string(readme))
+	block := caddyfileBlock(string(readme), directive)
 	if len(block) == 0 {
-		t.Fatal("README.md has no ```caddyfile block with a bbb_balance directive")
+		t.Fatalf("README.md has no ```caddyfile block with a %s directive", directive)
 	}
 	for where, lines := range map[string][]string{"UnmarshalCaddyfile's doc comment": syntax, "README.md's Caddyfile block": block} {
 		named := settingNames(lines)
@@ -83,35 +98,40 @@ func TestCaddyfileSyntaxDocumented(t *testing.T) {
 			}
 		}
 		for kw := range named {
-			if !accepted[kw] && kw != "bbb_balance" {
+			if !accepted[kw] && kw != directive {
 				t.Errorf("%s shows %q, which the parser does not accept", where, kw)
 			}
 		}
 	}
 }
 
-// caddyfileBlock returns the lines of the bbb_balance directive in the
-// first ```caddyfile block of a README, comments cut off.
-func caddyfileBlock(readme string) []string {
-	_, rest, ok := strings.Cut(readme, "```caddyfile\n")
-	if !ok {
-		return nil
-	}
-	rest, _, _ = strings.Cut(rest, "```")
-	var lines []string
-	depth := 0
-	for _, line := range strings.Split(rest, "\n") {
-		line, _, _ = strings.Cut(line, "#")
-		if depth == 0 && !strings.HasPrefix(strings.TrimSpace(line), "bbb_balance") {
-			continue
+// caddyfileBlock returns the lines of a directive in the first
+// ```caddyfile block of a README that has it, comments cut off.
+func caddyfileBlock(readme, directive string) []string {
+	for {
+		_, rest, ok := strings.Cut(readme, "```caddyfile\n")
+		if !ok {
+			return nil
 		}
-		lines = append(lines, line)
-		depth += strings.Count(line, "{") - strings.Count(line, "}")
-		if depth == 0 {
-			break
+		block, after, _ := strings.Cut(rest, "```")
+		readme = after
+		var lines []string
+		depth := 0
+		for _, line := range strings.Split(block, "\n") {
+			line, _, _ = strings.Cut(line, "#")
+			if depth == 0 && !strings.HasPrefix(strings.TrimSpace(line), directive) {
+				continue
+			}
+			lines = append(lines, line)
+			depth += strings.Count(line, "{") - strings.Count(line, "}")
+			if depth == 0 {
+				break
+			}
+		}
+		if len(lines) > 0 {
+			return lines
 		}
 	}
-	return lines
 }
 
 // settingNames are the first words of syntax lines, alternatives split
@@ -178,7 +198,7 @@ func TestHandlerDocNamesItsPaths(t *testing.T) {
 			doc = strings.Join(strings.Fields(g.Doc.Text()), " ")
 		}
 	}
-	paths := []string{api.Prefix, scaleliteapi.Prefix, UploadPath, HealthCheckPath, callbacks.Prefix, recordings.LinkPrefix,
+	paths := []string{api.Prefix, scaleliteapi.Prefix, UploadPath, StatusPath, HealthCheckPath, callbacks.Prefix, recordings.LinkPrefix,
 		"/playback/presentation/2.0/playback.html", "/playback/video/", "/recording/screenshare/"}
 	for format := range playback.Formats {
 		paths = append(paths, format)

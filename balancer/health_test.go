@@ -246,3 +246,21 @@ func xmls(ms ...bbb.Meeting) []bbb.MeetingXML {
 	}
 	return out
 }
+
+// A poll tells the registry each meeting's name and participants, which
+// the listings (admin API, console) show.
+func TestPollNamesMeetings(t *testing.T) {
+	p := NewPool(newMemStore())
+	setOnline(p, servers(1))
+	ctx := context.Background()
+	p.Place(ctx, Request{Key: "room", MeetingID: "room"})
+	p.Confirm(ctx, "room", "room", "bbb1", "")
+	if ms := p.Meetings(); len(ms) != 1 || ms[0].Name != "" {
+		t.Fatalf("before a poll: %+v", ms)
+	}
+	p.Report(ctx, "bbb1", Poll{Started: time.Now(), Meetings: []bbb.MeetingXML{{Meeting: bbb.Meeting{
+		MeetingID: "room", MeetingName: "Maths 4b", ParticipantCount: 3, Running: true}}}}, HealthRule{})
+	if ms := p.Meetings(); len(ms) != 1 || ms[0].Name != "Maths 4b" || ms[0].Participants != 3 || !ms[0].Running {
+		t.Fatalf("after a poll: %+v", ms)
+	}
+}

@@ -8,12 +8,12 @@ cd "$(dirname "$0")/.."
 
 export CGO_ENABLED=1
 export BBB_REQUIRE_NPM=1 # the npm client's end-to-end run must not be skipped
-export BBB_REQUIRE_CHROMIUM=1 # nor the protected recording opened in headless chromium
+export BBB_REQUIRE_CHROMIUM=1 # nor the browser tests in headless chromium (protected recording, console)
 export BBB_REQUIRE_TOOLS=1    # nor the transfer script's run with bash, curl and openssl
 
 # Debian packages the tests need beyond Go, gcc and Node.js: chromium for
-# the protected-recording browser test, curl and openssl for the BBB-side
-# transfer script's test.
+# the browser tests (protected recording, operator console), curl and
+# openssl for the BBB-side transfer script's test.
 missing=()
 for tool in chromium curl openssl; do
 	command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
