@@ -3,7 +3,8 @@
 # bbb_balance, and bin/bbbdemo walking through a front-end's life against it
 # (create, join, spread, getMeetingInfo, getMeetings, end, then a recording:
 # uploaded as a server does, listed, played, unpublished), explained step by
-# step.
+# step; then checks the operator console at /console (user demo, password
+# demo).
 #
 # Usage: examples/demo/run.sh [--keep]
 #   --keep   leave the pool running after the walk to try it by hand, until Ctrl-C
@@ -88,6 +89,10 @@ fi
 echo "   (name, API URL, secret)"
 sed 's/^/   /' "$work/bbbfake.log"
 
+# The operator console sits behind Caddy's basic_auth: user demo,
+# password demo (the hash made by Caddy itself).
+console_hash=$(bin/caddy hash-password --plaintext demo)
+
 cat >"$work/Caddyfile" <<CADDY
 {
 	admin localhost:2098
@@ -114,6 +119,10 @@ cat >"$work/Caddyfile" <<CADDY
 			secret $BBB_SECRET
 		}
 	}
+	basic_auth /console* {
+		demo $console_hash
+	}
+	bbb_console /console
 }
 CADDY
 
@@ -139,6 +148,17 @@ echo "   (plus -pool and -bbb-secret, so that it can name the servers and ask th
 echo
 bin/bbbdemo -url "$LB" -secret "$LB_SECRET" -pool "$POOL" -bbb-secret "$BBB_SECRET" -recordings ||
 	failed "The demo stopped at an unexpected answer (see above)."
+echo
+echo "== The operator console: $LB/console (user demo, password demo)"
+page=$(curl -fsS -u demo:demo "$LB/console/") || failed "The console did not answer at $LB/console/."
+grep -q 'BBB pool' <<<"$page" || failed "The console's page is not the console."
+state=$(curl -fsS -u demo:demo "$LB/console/state") || failed "The console's /state did not answer."
+for server in bbb1 bbb2 bbb3; do
+	grep -q "\"$server\"" <<<"$state" || failed "The console's state does not show $server."
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' "$LB/console/")
+[ "$code" = 401 ] || failed "The console answered $code without a password (want 401)."
+echo "   it shows bbb1, bbb2 and bbb3, and asks for the password (401 without it)"
 ok=true
 
 if $keep; then
@@ -153,6 +173,9 @@ if $keep; then
      q='name=My+Room&meetingID=my-room'
      curl "$LB/bigbluebutton/api/create?\$q&checksum=\$(printf '%s' "create\${q}$LB_SECRET" | sha256sum | cut -d' ' -f1)"
      curl "$LB/bigbluebutton/api/getMeetings?checksum=\$(printf '%s' "getMeetings$LB_SECRET" | sha256sum | cut -d' ' -f1)"
+
+   The operator console (live; cordon, end meetings, ...): $LB/console
+   (user demo, password demo)
 
    The pool as the balancer sees it (Caddy's admin API):
      curl localhost:2098/bbb/servers
