@@ -201,6 +201,10 @@ type consolePool struct {
 
 func (p consolePool) Servers() []balancer.ServerStatus { return p.e.pool.Servers() }
 
+func (p consolePool) SigningKey(ctx context.Context, name string) ([]byte, error) {
+	return p.e.db.SigningKey(ctx, name)
+}
+
 func (p consolePool) Meetings() []manage.MeetingListing {
 	return manage.ListMeetings(p.e.pool.Meetings(), "", false)
 }

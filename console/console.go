@@ -64,6 +64,11 @@ type Actions interface {
 type Pool interface {
 	Source
 	Actions
+	// SigningKey returns the pool's key called name, the same in every
+	// process sharing its database and across restarts (store.SigningKey):
+	// the CSRF tokens are signed with it, so a page served by one instance
+	// acts through another, and survives a restart.
+	SigningKey(ctx context.Context, name string) ([]byte, error)
 }
 
 // Tenant is a tenant's use against its limits (0: none).

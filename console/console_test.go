@@ -21,6 +21,16 @@ import (
 )
 
 // fakePool is a pool in memory that records the actions asked of it.
+// fakeKey is the fake pool's signing key.
+var fakeKey = []byte("0123456789abcdef0123456789abcdef")
+
+func (f *fakePool) SigningKey(_ context.Context, name string) ([]byte, error) {
+	if name != csrfKeyName {
+		return nil, fmt.Errorf("no key %q", name)
+	}
+	return fakeKey, nil
+}
+
 type fakePool struct {
 	mu        sync.Mutex
 	servers   []balancer.ServerStatus
@@ -362,7 +372,7 @@ func post(t *testing.T, srv *httptest.Server, action, body string, header map[st
 func TestPageAndAssets(t *testing.T) {
 	_, _, srv := testConsole(t, false, HubConfig{})
 	resp, page := get(t, srv.URL+"/console/")
-	if resp.StatusCode != 200 || !strings.Contains(page, `<meta name="csrf-token" content="`+token("alice")+`">`) ||
+	if resp.StatusCode != 200 || !strings.Contains(page, `<meta name="csrf-token" content="`+token(fakeKey, "alice")+`">`) ||
 		!strings.Contains(page, "Signed in as <strong>alice</strong>") || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") {
 		t.Fatalf("page: %d %s\n%s", resp.StatusCode, resp.Header, page)
 	}
@@ -393,7 +403,7 @@ func TestPageAndAssets(t *testing.T) {
 func TestActionsNeedTokenAndSameOrigin(t *testing.T) {
 	f, _, srv := testConsole(t, false, HubConfig{})
 	host := strings.TrimPrefix(srv.URL, "http://")
-	good := map[string]string{CSRFHeader: token("alice"), "Sec-Fetch-Site": "same-origin", "Content-Type": "application/json"}
+	good := map[string]string{CSRFHeader: token(fakeKey, "alice"), "Sec-Fetch-Site": "same-origin", "Content-Type": "application/json"}
 	with := func(k, v string) map[string]string {
 		h := map[string]string{}
 		for a, b := range good {
@@ -408,7 +418,8 @@ func TestActionsNeedTokenAndSameOrigin(t *testing.T) {
 	}
 	for what, header := range map[string]map[string]string{
 		"no token":                  with(CSRFHeader, ""),
-		"another user's token":      with(CSRFHeader, token("mallory")),
+		"another user's token":      with(CSRFHeader, token(fakeKey, "mallory")),
+		"another pool's token":      with(CSRFHeader, token([]byte("another pool's key, 32 bytes...."), "alice")),
 		"a cross-site request":      with("Sec-Fetch-Site", "cross-site"),
 		"a same-site request":       with("Sec-Fetch-Site", "same-site"),
 		"no Sec-Fetch-Site, Origin": with("Sec-Fetch-Site", ""),
@@ -426,7 +437,10 @@ func TestActionsNeedTokenAndSameOrigin(t *testing.T) {
 		t.Fatalf("a refused request acted: %v", got)
 	}
 
-	// The page's token, from the page's origin: done, and logged with the user.
+	// The page's token, from the page's origin: done, and logged with the
+	// user. The token depends only on the user and the pool's key (kept in
+	// its database), so a page served before a restart, or by another
+	// instance sharing the database, acts all the same.
 	code, body := post(t, srv, "cordon", `{"server":"bbb1"}`, good)
 	if code != 200 || !strings.Contains(body, "bbb1 is now cordoned") {
 		t.Fatalf("cordon: %d %s", code, body)
@@ -496,7 +510,7 @@ func TestReadOnlyShowsAndRefuses(t *testing.T) {
 	if !strings.Contains(page, `content="true"`) || !strings.Contains(page, "read-only") {
 		t.Errorf("the page does not say it is read-only")
 	}
-	good := map[string]string{CSRFHeader: token("alice"), "Sec-Fetch-Site": "same-origin"}
+	good := map[string]string{CSRFHeader: token(fakeKey, "alice"), "Sec-Fetch-Site": "same-origin"}
 	for _, action := range []string{"cordon", "panic", "end", "retry"} {
 		code, body := post(t, srv, action, `{"server":"bbb1","meeting":"x","name":"x.tar"}`, good)
 		if code != http.StatusForbidden || !strings.Contains(body, "read-only") {

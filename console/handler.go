@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
@@ -20,6 +19,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bbb-balance/bbb_balance/balancer"
@@ -49,19 +49,13 @@ var assets embed.FS
 // CSRFHeader carries the page's token with each action.
 const CSRFHeader = "X-CSRF-Token"
 
-// csrfKey signs the tokens; a new process gives new tokens (the page asks
-// to be reloaded).
-var csrfKey = func() []byte {
-	k := make([]byte, 32)
-	if _, err := rand.Read(k); err != nil {
-		panic("console: no randomness for the CSRF key: " + err.Error())
-	}
-	return k
-}()
+// csrfKeyName names the pool's signing key of the CSRF tokens.
+const csrfKeyName = "console-csrf"
 
-// token is the CSRF token of user: only a page served to that user has it.
-func token(user string) string {
-	m := hmac.New(sha256.New, csrfKey)
+// token is the CSRF token of user under key: only a page served to that
+// user has it.
+func token(key []byte, user string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("bbb_console csrf\x00" + user))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
@@ -84,6 +78,7 @@ type HandlerConfig struct {
 // Handler serves one console: its page, its data and its actions.
 type Handler struct {
 	c         HandlerConfig
+	csrfKey   atomic.Pointer[[]byte] // the pool's, once read (it never changes)
 	page      *template.Template
 	files     map[string]asset
 	version   string
@@ -136,6 +131,25 @@ func NewHandler(c HandlerConfig) (*Handler, error) {
 // Close ends the handler's event streams (its config was unloaded; the
 // pages reconnect to the new one).
 func (h *Handler) Close() { h.closeOnce.Do(func() { close(h.closed) }) }
+
+// token is the CSRF token of user, or "" while the pool cannot be reached
+// (no action could be carried out then either).
+func (h *Handler) token(ctx context.Context, user string) string {
+	key := h.csrfKey.Load()
+	if key == nil {
+		p, err := h.c.Hub.c.Find()
+		if err != nil {
+			return ""
+		}
+		k, err := p.SigningKey(ctx, csrfKeyName)
+		if err != nil || len(k) == 0 {
+			return ""
+		}
+		h.csrfKey.Store(&k)
+		key = &k
+	}
+	return token(*key, user)
+}
 
 func (h *Handler) user(r *http.Request) string {
 	if h.c.User == nil {
@@ -203,7 +217,7 @@ type pageData struct {
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	user := h.user(r)
 	var buf bytes.Buffer
-	if err := h.page.Execute(&buf, pageData{Token: token(user), User: user, ReadOnly: h.c.ReadOnly, Version: h.version}); err != nil {
+	if err := h.page.Execute(&buf, pageData{Token: h.token(r.Context(), user), User: user, ReadOnly: h.c.ReadOnly, Version: h.version}); err != nil {
 		writeError(w, http.StatusInternalServerError, "the page could not be made: "+err.Error())
 		return
 	}
@@ -335,8 +349,11 @@ func (h *Handler) refuse(r *http.Request) string {
 	} else if u, err := url.Parse(origin); err != nil || !strings.EqualFold(u.Host, r.Host) {
 		return fmt.Sprintf("refused: the request comes from another origin (%s)", origin)
 	}
-	got := r.Header.Get(CSRFHeader)
-	if got == "" || !hmac.Equal([]byte(got), []byte(token(h.user(r)))) {
+	got, want := r.Header.Get(CSRFHeader), h.token(r.Context(), h.user(r))
+	if want == "" {
+		return "refused: the pool is not running, or its database cannot be read"
+	}
+	if got == "" || !hmac.Equal([]byte(got), []byte(want)) {
 		return "refused: missing or wrong " + CSRFHeader + "; reload the console's page"
 	}
 	return ""
