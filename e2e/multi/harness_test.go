@@ -58,6 +58,7 @@ type pool struct {
 	fakes []*bbbtest.Server
 	db    string
 	extra string // more lines inside bbb_balance { }
+	site  string // more lines in the site block, after bbb_balance
 }
 
 func newPool(t *testing.T, servers int, db, extra string) *pool {
@@ -121,8 +122,9 @@ http://127.0.0.1:%d {
 		health_timeout 500ms
 %s%s
 	}
+%s
 }
-`, adminPort, httpPort, filepath.Join(dir, "data"), httpPort, lbSecret, p.db, p.extra, servers.String())
+`, adminPort, httpPort, filepath.Join(dir, "data"), httpPort, lbSecret, p.db, p.extra, servers.String(), p.site)
 	path := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
