@@ -111,6 +111,7 @@ func newEngine(key, path string, logger *zap.Logger) (*engine, error) {
 			Observer: func(kind, result string) { metrics.deliveries.WithLabelValues(kind, result).Inc() },
 		},
 	}
+	e.imports.since = time.Now()
 	e.manager = &manage.Manager{
 		Pool:        pool,
 		Client:      client,

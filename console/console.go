@@ -91,6 +91,9 @@ type Poller struct {
 type Imports struct {
 	Imported int64
 	Failed   int64
+	// Since is when both were zero (the pool's start; zero: unknown). The
+	// imports before the console's first sample count from there.
+	Since time.Time
 }
 
 // Hub defaults.

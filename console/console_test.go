@@ -645,3 +645,33 @@ func TestCloseEndsStreams(t *testing.T) {
 		t.Fatalf("the stream did not end cleanly: %v", err)
 	}
 }
+
+// Imports made by the pool before the console's first sample count from
+// the pool's start (the demo imports a recording, then someone opens the
+// console): not lost because no sample saw the counter at zero.
+func TestImportsBeforeTheFirstSample(t *testing.T) {
+	f := newFakePool()
+	f.imports = Imports{Imported: 1, Since: time.Now().Add(-time.Minute)}
+	h := newHub(t, f, HubConfig{})
+	h.sample(time.Now()) // the first sample sees 1 already
+	s := h.current(0).snap
+	if s.Recordings == nil || s.Recordings.Imported != 1 {
+		t.Fatalf("imports in the window: %+v, want 1", s.Recordings)
+	}
+	var sum int64
+	for _, n := range s.Recordings.PerBucket {
+		sum += n
+	}
+	if sum != 1 {
+		t.Fatalf("per bucket %v, want the one import in one", s.Recordings.PerBucket)
+	}
+	// A pool started before the window: only what the samples saw counts.
+	f.mu.Lock()
+	f.imports = Imports{Imported: 5, Since: time.Now().Add(-2 * time.Hour)}
+	f.mu.Unlock()
+	h2 := newHub(t, f, HubConfig{})
+	h2.sample(time.Now())
+	if s := h2.current(0).snap; s.Recordings.Imported != 0 {
+		t.Fatalf("a pool older than the window: %d imports counted, want 0", s.Recordings.Imported)
+	}
+}

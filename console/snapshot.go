@@ -175,6 +175,11 @@ func (h *Hub) recordingsStatus(p Pool, now time.Time) *RecordingsStatus {
 	h.mu.Unlock()
 	st := &RecordingsStatus{BucketSeconds: (h.c.window() / buckets).Seconds()}
 	samples = append(samples, importSample{at: now, Imports: counts})
+	if start := counts.Since; !start.IsZero() && start.Before(samples[0].at) && now.Sub(start) < h.c.window() {
+		// The pool started within the window and before the first sample:
+		// what it imported until then counts from its start, at zero.
+		samples = append([]importSample{{at: start, Imports: Imports{Since: start}}}, samples...)
+	}
 	first := samples[0]
 	st.WindowSeconds = now.Sub(first.at).Seconds()
 	st.Imported = max(counts.Imported-first.Imported, 0) // a restarted pool counts from zero
