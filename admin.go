@@ -311,7 +311,7 @@ func (e *engine) instances(ctx context.Context) (instancesAnswer, error) {
 	ans := instancesAnswer{Database: store.Redact(e.path), Engine: e.db.Engine(), Instances: []cluster.Instance{}}
 	if e.member == nil {
 		host, _ := os.Hostname()
-		ans.Instances = append(ans.Instances, cluster.Instance{ID: host, Host: host, Leases: cluster.PollerLease, Self: true})
+		ans.Instances = append(ans.Instances, cluster.Instance{ID: host, Host: host, Started: e.started, Leases: cluster.PollerLease, Self: true})
 		return ans, nil
 	}
 	var err error

@@ -235,7 +235,7 @@ func (p consolePool) Imports() (console.Imports, bool) {
 	if p.e.liveLibrary() == nil {
 		return console.Imports{}, false
 	}
-	return console.Imports{Imported: p.e.imports.imported.Load(), Failed: p.e.imports.failed.Load(), Since: p.e.imports.since}, true
+	return console.Imports{Imported: p.e.imports.imported.Load(), Failed: p.e.imports.failed.Load(), Since: p.e.started}, true
 }
 
 func (p consolePool) FailedImports(limit int) ([]recordings.FailedImport, int, error) {

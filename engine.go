@@ -60,6 +60,7 @@ type engine struct {
 
 	stats   statsCache   // of the recordings index (recordings_stats.go)
 	imports importCounts // the importer's results (recordings_failed.go)
+	started time.Time    // when this engine (this process's pool) started
 
 	libraries    map[recordings.LibraryConfig]*recordings.Library
 	importer     *recordings.Importer // of the live config; nil without recordings
@@ -111,7 +112,7 @@ func newEngine(key, path string, logger *zap.Logger) (*engine, error) {
 			Observer: func(kind, result string) { metrics.deliveries.WithLabelValues(kind, result).Inc() },
 		},
 	}
-	e.imports.since = time.Now()
+	e.started = time.Now()
 	e.manager = &manage.Manager{
 		Pool:        pool,
 		Client:      client,

@@ -27,7 +27,6 @@ import (
 type importCounts struct {
 	imported atomic.Int64
 	failed   atomic.Int64
-	since    time.Time // when they were zero: the engine's start
 }
 
 // liveLibrary is the library of the live config's importer; nil without
