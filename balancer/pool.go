@@ -35,13 +35,17 @@ type MeetingRecord struct {
 
 type meeting struct {
 	MeetingRecord
-	confirmed    time.Time    // when a server answered SUCCESS to a create; zero until then
-	size         float64      // expected size, for the reserve until a poll sees it
-	participants int          // at the last poll
-	running      bool         // at the last poll
-	name         string       // its meetingName at the last poll, for people looking for it
-	joins        atomic.Int32 // joins sent since the last poll
-	group        *groupUsage  // of its key's group (see GroupSep)
+	confirmed    time.Time // when a server answered SUCCESS to a create; zero until then
+	size         float64   // expected size, for the reserve until a poll sees it
+	participants int       // at the last poll
+	running      bool      // at the last poll
+	name         string    // its meetingName at the last poll, for people looking for it
+	// claiming is closed when this fresh placement's claim in a shared
+	// database is decided (nil: decided, or no shared database). Until
+	// then the placement is no one's: another create of the meeting waits.
+	claiming chan struct{}
+	joins    atomic.Int32 // joins sent since the last poll
+	group    *groupUsage  // of its key's group (see GroupSep)
 }
 
 // GroupSep ends the group part of a registry key: "school-a~room" is in
@@ -272,10 +276,25 @@ func (p *Pool) Place(ctx context.Context, req Request) (Placement, error) {
 		}
 		takenBridges[b] = true
 	}
-	for attempt := 0; ; attempt++ {
+	for attempt := 0; ; { // attempt counts the claims made
 		p.mu.Lock()
 		var replaces *MeetingRecord
 		if m := p.meetings[req.Key]; m != nil {
+			if m.claiming != nil {
+				// Another create of this meeting in this instance claims it
+				// in the shared database: the outcome (its placement, or
+				// another instance's) is this create's too. Sending this
+				// one to the placement before it is decided would start
+				// a copy on a server that loses the claim.
+				decided := m.claiming
+				p.mu.Unlock()
+				select {
+				case <-decided:
+				case <-ctx.Done():
+					return Placement{}, ctx.Err()
+				}
+				continue
+			}
 			if s := p.servers[m.ServerID]; s != nil && s.serves() {
 				p.mu.Unlock()
 				return Placement{Key: req.Key, Server: s.endpoint, ServerID: s.ID, Tag: s.Tag, Placed: m.Created, VoiceBridge: m.VoiceBridge}, nil
@@ -306,6 +325,9 @@ func (p *Pool) Place(ctx context.Context, req Request) (Placement, error) {
 		}
 		rec := MeetingRecord{Key: req.Key, MeetingID: req.MeetingID, ServerID: best.ID, Created: now, VoiceBridge: bridge}
 		m := &meeting{MeetingRecord: rec, size: p.model.size(req.MaxParticipants)}
+		if p.claimer != nil {
+			m.claiming = make(chan struct{})
+		}
 		p.addLocked(req.Key, m)
 		best.placed[m.MeetingID] = m
 		best.reserves.push(fresh{meetingID: req.MeetingID, created: now, size: m.size})
@@ -320,18 +342,23 @@ func (p *Pool) Place(ctx context.Context, req Request) (Placement, error) {
 			return pl, nil
 		}
 		held, err := p.claim(ctx, p.claimer, rec, replaces)
+		if err != nil {
+			p.forgetLocal(req.Key, rec)
+		}
+		// The registry holds the outcome now (this placement, the one
+		// adopted in its place, or none): the creates waiting for it go on.
+		p.decided(m)
 		if errors.Is(err, ErrVoiceBridgeTaken) && bridge != req.VoiceBridge && attempt < maxClaims {
 			// Another instance gave the number to another meeting a
 			// moment ago: this one takes another.
-			p.forgetLocal(req.Key, rec)
 			if takenBridges == nil {
 				takenBridges = map[string]bool{}
 			}
 			takenBridges[bridge] = true
+			attempt++
 			continue
 		}
 		if err != nil {
-			p.forgetLocal(req.Key, rec)
 			return Placement{}, err
 		}
 		if sameRecord(held, rec) {
@@ -344,6 +371,17 @@ func (p *Pool) Place(ctx context.Context, req Request) (Placement, error) {
 		if attempt >= maxClaims {
 			return Placement{}, ErrNoServer
 		}
+		attempt++
+	}
+}
+
+// decided ends a fresh placement's claim (see meeting.claiming).
+func (p *Pool) decided(m *meeting) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if m.claiming != nil {
+		close(m.claiming)
+		m.claiming = nil
 	}
 }
 

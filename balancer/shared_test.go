@@ -173,3 +173,62 @@ func TestDropReadThroughResync(t *testing.T) {
 		t.Fatalf("%d meetings after Resync, the store has %d", len(p.Meetings()), len(recs))
 	}
 }
+
+// gatedStore holds every claim until the test lets it go, so that a
+// second create of the meeting in the same instance arrives while the
+// first one's claim is undecided.
+type gatedStore struct {
+	sharedStore
+	claiming chan struct{} // a claim started
+	release  chan struct{} // let it go on
+}
+
+func (s gatedStore) ClaimMeeting(ctx context.Context, rec MeetingRecord, replaces *MeetingRecord) (MeetingRecord, error) {
+	s.claiming <- struct{}{}
+	<-s.release
+	return s.sharedStore.ClaimMeeting(ctx, rec, replaces)
+}
+
+// Two creates of one meeting in one instance, while another instance's
+// placement of it is already in the database: the second create must not
+// take the first one's placement while its claim is undecided (it would
+// start the meeting on a server that loses the claim: a copy); both end up
+// on the database's placement.
+func TestPlacementWaitsForItsClaim(t *testing.T) {
+	db := gatedStore{sharedStore{newMemStore()}, make(chan struct{}), make(chan struct{})}
+	p := NewPool(db)
+	setOnline(p, servers(2))
+	// Another instance holds "room" on bbb2 already; this pool does not
+	// know it yet (the notification is on its way), so it chooses bbb1.
+	p.Adopt(MeetingRecord{Key: "busy", MeetingID: "busy", ServerID: "bbb2", Created: time.Now()})
+	winner := MeetingRecord{Key: "room", MeetingID: "room", ServerID: "bbb2", Created: time.Now().Truncate(time.Millisecond)}
+	db.m["room"] = winner
+
+	first := make(chan Placement, 1)
+	go func() {
+		pl, err := p.Place(context.Background(), Request{Key: "room", MeetingID: "room"})
+		if err != nil {
+			t.Error(err)
+		}
+		first <- pl
+	}()
+	<-db.claiming // the first create's placement (bbb1) is claiming
+	second := make(chan Placement, 1)
+	go func() {
+		pl, err := p.Place(context.Background(), Request{Key: "room", MeetingID: "room"})
+		if err != nil {
+			t.Error(err)
+		}
+		second <- pl
+	}()
+	select {
+	case pl := <-second:
+		t.Fatalf("the second create went to %s before the first one's claim was decided", pl.ServerID)
+	case <-time.After(50 * time.Millisecond): // it waits (a wrong answer comes at once)
+	}
+	close(db.release)
+	a, b := <-first, <-second
+	if a.ServerID != "bbb2" || b.ServerID != "bbb2" {
+		t.Fatalf("creates placed on %s and %s; the database holds bbb2", a.ServerID, b.ServerID)
+	}
+}
