@@ -80,11 +80,9 @@ func (adminAPI) recordings(w http.ResponseWriter, r *http.Request) error {
 		if in.Dir == "" {
 			return apiErr(http.StatusBadRequest, "say which directory to import: {\"dir\": \"/var/bigbluebutton/published\"}")
 		}
-		e.mu.Lock()
-		im := e.importer
-		e.mu.Unlock()
-		if im == nil {
-			return apiErr(http.StatusConflict, "recordings are not configured (add a `recordings` block to bbb_balance)")
+		im, _, err := e.liveImporter()
+		if err != nil {
+			return opErr(err)
 		}
 		rep, err := im.ImportDir(r.Context(), in.Dir, in.Move)
 		if err != nil {

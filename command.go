@@ -221,8 +221,13 @@ func apiMessage(addr string, err error) error {
 // listing gets a listing from the admin API: with --json it prints the
 // answer as it is and returns false; otherwise it decodes it into out.
 func (c *bbbCLI) listing(cmd *cobra.Command, path string, out any) (decoded bool, err error) {
+	return c.answer(cmd, "GET", path, out)
+}
+
+// answer is listing for any method (a POST that answers a report).
+func (c *bbbCLI) answer(cmd *cobra.Command, method, path string, out any) (decoded bool, err error) {
 	var raw json.RawMessage
-	if err := c.call("GET", path, nil, &raw); err != nil {
+	if err := c.call(method, path, nil, &raw); err != nil {
 		return false, err
 	}
 	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {

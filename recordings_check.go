@@ -45,11 +45,9 @@ func checkRecordings(w http.ResponseWriter, r *http.Request, e *engine) error {
 		}
 		opts.MaxListed = n
 	}
-	e.mu.Lock()
-	im := e.importer
-	e.mu.Unlock()
-	if im == nil {
-		return apiErr(http.StatusConflict, "recordings are not configured (add a `recordings` block to bbb_balance)")
+	im, _, err := e.liveImporter()
+	if err != nil {
+		return opErr(err)
 	}
 	rep, err := im.Check(r.Context(), opts)
 	if err != nil {

@@ -1,7 +1,6 @@
 package bbbbalance
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -27,11 +26,9 @@ func expireRecordings(w http.ResponseWriter, r *http.Request, e *engine) error {
 		}
 		limit = n
 	}
-	e.mu.Lock()
-	x := e.expirer
-	e.mu.Unlock()
-	if x == nil {
-		return apiErr(http.StatusConflict, "recordings are not configured (add a `recordings` block to bbb_balance)")
+	_, x, err := e.liveImporter()
+	if err != nil {
+		return opErr(err)
 	}
 	rep, err := x.Expire(r.Context(), dry, limit)
 	if err != nil {
@@ -49,18 +46,11 @@ func (c *bbbCLI) recordingsExpire(cmd *cobra.Command, _ []string) error {
 	if limit, _ := cmd.Flags().GetInt("limit"); limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}
-	var raw json.RawMessage
-	if err := c.call("POST", "/bbb/recordings/expire?"+q.Encode(), nil, &raw); err != nil {
+	var rep recordings.ExpiryReport
+	if ok, err := c.answer(cmd, "POST", "/bbb/recordings/expire?"+q.Encode(), &rep); !ok {
 		return err
 	}
 	w := cmd.OutOrStdout()
-	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
-		return printJSON(w, raw)
-	}
-	var rep recordings.ExpiryReport
-	if err := json.Unmarshal(raw, &rep); err != nil {
-		return fmt.Errorf("unreadable answer of the admin API: %v", err)
-	}
 	verb := "deleted"
 	if rep.DryRun {
 		verb = "would be deleted"

@@ -40,6 +40,17 @@ func (e *engine) liveLibrary() *recordings.Library {
 	return e.libraries[e.importing.library]
 }
 
+// liveImporter is the live config's importer and its expirer;
+// errNoRecordings without recordings.
+func (e *engine) liveImporter() (*recordings.Importer, *recordings.Expirer, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.importer == nil {
+		return nil, nil, errNoRecordings
+	}
+	return e.importer, e.expirer, nil
+}
+
 // errNoRecordings answers a recordings call of a pool that has none: a
 // conflict with the config, as manage.ErrNotLive is.
 var errNoRecordings error = noRecordings{}

@@ -84,11 +84,12 @@ func (p *Pool) adoptLocked(rec MeetingRecord) {
 }
 
 // Drop removes a placement another instance removed (its meeting ended,
-// its create failed), if the registry still has that placement.
+// its create failed), if the registry still has that placement: the same
+// server and time (rec's MeetingID is not compared; it may be empty).
 func (p *Pool) Drop(rec MeetingRecord) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if m := p.meetings[rec.Key]; m != nil && sameRecord(m.MeetingRecord, MeetingRecord{Key: rec.Key, MeetingID: m.MeetingID, ServerID: rec.ServerID, Created: rec.Created}) {
+	if m := p.meetings[rec.Key]; m != nil && m.ServerID == rec.ServerID && m.Created.Equal(rec.Created) {
 		p.dropLocked(rec.Key)
 		if s := p.servers[rec.ServerID]; s != nil {
 			s.changed = p.now()

@@ -52,25 +52,24 @@ var ErrNoVoiceBridge = errors.New("no free voice bridge")
 // pool's meetings take a negligible share of them.
 const bridgeTries = 100
 
-// bridgeCandidate is the attempt-th number tried for meetingID: a random
-// sequence seeded by the meetingID's SHA-256 (as scalelite does), so a
-// meeting created again gets the same number while it is free.
-func (v VoiceBridgePolicy) bridgeCandidate(meetingID string, attempt int) string {
+// bridgeCandidates returns the numbers to try for meetingID, one per
+// call: a random sequence seeded by the meetingID's SHA-256 (as scalelite
+// does), so a meeting created again gets the same number while it is free.
+func (v VoiceBridgePolicy) bridgeCandidates(meetingID string) func() string {
 	sum := sha256.Sum256([]byte(meetingID))
 	r := rand.New(rand.NewPCG(binary.BigEndian.Uint64(sum[:8]), binary.BigEndian.Uint64(sum[8:16])))
-	var n uint64
-	for i := 0; i <= attempt; i++ {
-		n = r.Uint64()
+	return func() string {
+		// One draw holds every digit: 9 × 10^17 < 2^64.
+		n := r.Uint64()
+		b := make([]byte, v.Length)
+		b[0] = byte('1' + n%9)
+		n /= 9
+		for i := 1; i < len(b); i++ {
+			b[i] = byte('0' + n%10)
+			n /= 10
+		}
+		return string(b)
 	}
-	// One draw holds every digit: 9 × 10^17 < 2^64.
-	b := make([]byte, v.Length)
-	b[0] = byte('1' + n%9)
-	n /= 9
-	for i := 1; i < len(b); i++ {
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b)
 }
 
 // MinVoiceBridgeLength and MaxVoiceBridgeLength bound Length: BBB wants at
@@ -83,7 +82,7 @@ const (
 // validBridge reports whether s is a voice bridge BBB takes: digits only,
 // no leading zero, at most 18 of them (it must fit an int64).
 func validBridge(s string) bool {
-	if s == "" || len(s) > 18 || s[0] == '0' {
+	if s == "" || len(s) > MaxVoiceBridgeLength || s[0] == '0' {
 		return false
 	}
 	_, err := strconv.ParseUint(s, 10, 64)
@@ -107,8 +106,9 @@ func (p *Pool) bridgeLocked(req Request, had string, avoid map[string]bool) (str
 		}
 		return req.VoiceBridge, nil
 	}
+	next := policy.bridgeCandidates(req.MeetingID)
 	for i := 0; i < bridgeTries; i++ {
-		c := policy.bridgeCandidate(req.MeetingID, i)
+		c := next()
 		if p.bridges[c] == nil && !avoid[c] {
 			return c, nil
 		}

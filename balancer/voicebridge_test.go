@@ -124,7 +124,7 @@ func TestVoiceBridgeTakenInTheSharedDatabase(t *testing.T) {
 	setOnline(b, servers(2))
 	ctx := context.Background()
 	// a gives "x" the number b would try first for "y"; b has not heard.
-	wanted := VoiceBridgePolicy{}.WithDefaults().bridgeCandidate("y", 0)
+	wanted := VoiceBridgePolicy{}.WithDefaults().bridgeCandidates("y")()
 	a.SetVoiceBridges(VoiceBridgePolicy{External: true})
 	if pa, err := a.Place(ctx, Request{Key: "x", MeetingID: "x", VoiceBridge: wanted}); err != nil || pa.VoiceBridge != wanted {
 		t.Fatalf("a: %+v %v", pa, err)

@@ -149,8 +149,9 @@ func ParseEnvelope(body []byte) (Envelope, error) {
 		e := Envelope{ReturnCode: rc}
 		e.MessageKey, _ = elementText(body, "messageKey")
 		e.Message, _ = elementText(body, "message")
-		if e.MessageKey == "" && bytes.Contains(body, []byte("<errors>")) {
+		if e.MessageKey == "" && !e.OK() && bytes.Contains(body, []byte("<errors>")) {
 			// BBB's other error shape (ErrorsXML): its first error's key.
+			// Only a failure has it: a success is not searched again.
 			e.MessageKey, _ = elementText(body, "key")
 		}
 		return e, nil

@@ -20,7 +20,6 @@ import (
 	"github.com/bbb-balance/bbb_balance/recordings"
 )
 
-// fakePool is a pool in memory that records the actions asked of it.
 // fakeKey is the fake pool's signing key.
 var fakeKey = []byte("0123456789abcdef0123456789abcdef")
 
@@ -31,6 +30,7 @@ func (f *fakePool) SigningKey(_ context.Context, name string) ([]byte, error) {
 	return fakeKey, nil
 }
 
+// fakePool is a pool in memory that records the actions asked of it.
 type fakePool struct {
 	mu        sync.Mutex
 	servers   []balancer.ServerStatus
@@ -340,9 +340,9 @@ func testConsole(t *testing.T, readOnly bool, c HubConfig) (*fakePool, *Hub, *ht
 	return f, hub, srv
 }
 
-func get(t *testing.T, url string) (*http.Response, string) {
+// send sends req as alice, and reads the answer.
+func send(t *testing.T, req *http.Request) (*http.Response, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	req.SetBasicAuth("alice", "x")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -353,20 +353,20 @@ func get(t *testing.T, url string) (*http.Response, string) {
 	return resp, string(b)
 }
 
+func get(t *testing.T, url string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	return send(t, req)
+}
+
 func post(t *testing.T, srv *httptest.Server, action, body string, header map[string]string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/console/actions/"+action, strings.NewReader(body))
-	req.SetBasicAuth("alice", "x")
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	resp, b := send(t, req)
+	return resp.StatusCode, b
 }
 
 func TestPageAndAssets(t *testing.T) {

@@ -402,17 +402,14 @@ func (b badAction) Error() string { return string(b) }
 
 // act carries out one action and says what it did.
 func act(ctx context.Context, p Actions, who manage.Who, action string, req actionRequest) (string, error) {
-	needServer := func() error {
+	switch action {
+	case "enable", "cordon", "disable", "weight", "panic", "remove":
 		if req.Server == "" {
-			return badAction(action + ": say which server: {\"server\": \"<id>\"}")
+			return "", badAction(action + ": say which server: {\"server\": \"<id>\"}")
 		}
-		return nil
 	}
 	switch action {
 	case "enable", "cordon", "disable":
-		if err := needServer(); err != nil {
-			return "", err
-		}
 		state := map[string]balancer.State{"enable": balancer.Enabled, "cordon": balancer.Cordoned, "disable": balancer.Disabled}[action]
 		st, err := p.SetState(ctx, who, req.Server, state)
 		if err != nil {
@@ -420,9 +417,6 @@ func act(ctx context.Context, p Actions, who manage.Who, action string, req acti
 		}
 		return fmt.Sprintf("%s is now %s.", st.ID, st.State), nil
 	case "weight":
-		if err := needServer(); err != nil {
-			return "", err
-		}
 		if req.Weight == nil {
 			return "", badAction("weight: say which: {\"server\": \"<id>\", \"weight\": 1.5}")
 		}
@@ -432,18 +426,12 @@ func act(ctx context.Context, p Actions, who manage.Who, action string, req acti
 		}
 		return fmt.Sprintf("%s now has weight %g.", st.ID, st.Weight), nil
 	case "panic":
-		if err := needServer(); err != nil {
-			return "", err
-		}
 		n, err := p.Panic(ctx, who, req.Server, false)
 		if err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("%s is disabled; %d meeting(s) ended on it.", req.Server, n), nil
 	case "remove":
-		if err := needServer(); err != nil {
-			return "", err
-		}
 		n, err := p.RemoveServer(ctx, who, req.Server, req.Force)
 		if err != nil {
 			return "", err

@@ -30,14 +30,6 @@ func (r *ring[T]) values() []T {
 	return out
 }
 
-// oldest returns the oldest value held; ok is false when empty.
-func (r *ring[T]) oldest() (v T, ok bool) {
-	if r.n == 0 {
-		return v, false
-	}
-	return r.buf[(r.next+len(r.buf)-r.n)%len(r.buf)], true
-}
-
 // History is each server's load over the last hour (size samples, one a
 // step), kept in memory by the console for the servers' charts. A server
 // missing from a sample (removed) is forgotten; a new one starts with the

@@ -256,17 +256,16 @@ func (p *Poller) Apply(ctx context.Context, serverID string, poll balancer.Poll)
 }
 
 func (p *Poller) report(ctx context.Context, serverID string, poll balancer.Poll, cfg Config, logger *zap.Logger, onChange func(balancer.Change)) {
-	r := balancer.Route{ServerID: serverID}
-	ch := p.pool.Report(ctx, r.ServerID, poll, cfg.Rule)
+	ch := p.pool.Report(ctx, serverID, poll, cfg.Rule)
 	if poll.Err != nil {
 		// A failure that counts towards taking the server offline is worth
 		// a warning; the same failure every round of an offline server is
 		// not.
 		log := logger.Debug
-		if st, ok := p.pool.Server(r.ServerID); ok && st.Online {
+		if st, ok := p.pool.Server(serverID); ok && st.Online {
 			log = logger.Warn
 		}
-		log("poll failed", zap.String("server", r.ServerID), zap.Error(poll.Err))
+		log("poll failed", zap.String("server", serverID), zap.Error(poll.Err))
 	}
 	if onChange != nil && (ch.WentUp || ch.WentDown || ch.Drained || len(ch.Stale) > 0 || len(ch.Copies) > 0) {
 		onChange(ch)

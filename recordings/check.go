@@ -395,7 +395,6 @@ func (c *checker) compare(ctx context.Context, index CheckStore) ([]string, erro
 			err := c.walkFormat(ctx, filepath.Join(tree, name), func(id string) {
 				if i >= maxTreeFormats {
 					suspects[id] = true
-					disk[id] |= 0
 					return
 				}
 				disk[id] |= treeBit(i, pub)
@@ -540,13 +539,19 @@ func (c *checker) locked(ctx context.Context, id string, fn func(s recState, fou
 	return fn(s, c.diagnose(ctx, s), unlock)
 }
 
-// recording examines one suspect, and repairs it when asked.
-func (c *checker) recording(ctx context.Context, id string) error {
+// findings diagnoses recording id as it is now, under its lock.
+func (c *checker) findings(ctx context.Context, id string) ([]Finding, error) {
 	var found []Finding
 	err := c.locked(ctx, id, func(_ recState, now []Finding, _ func()) error {
 		found = now
 		return nil
 	})
+	return found, err
+}
+
+// recording examines one suspect, and repairs it when asked.
+func (c *checker) recording(ctx context.Context, id string) error {
+	found, err := c.findings(ctx, id)
 	if err != nil || len(found) == 0 {
 		return err // none: an import or a delete was under way
 	}
@@ -624,11 +629,8 @@ func (c *checker) repair(ctx context.Context, id string, found []Finding) error 
 			return err
 		}
 	}
-	var left []Finding
-	if err := c.locked(ctx, id, func(_ recState, now []Finding, _ func()) error {
-		left = now
-		return nil
-	}); err != nil {
+	left, err := c.findings(ctx, id)
+	if err != nil {
 		return err
 	}
 	remains := map[string]bool{}

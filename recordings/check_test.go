@@ -24,21 +24,7 @@ func putFiles(t *testing.T, lib *recordings.Library, r rectest.Recording, format
 	if published {
 		root = lib.PublishedDir
 	}
-	for _, e := range r.Entries(format) {
-		p := filepath.Join(root, e.Name)
-		if e.Type == rectest.Dir("").Type {
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(e.Body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeTree(t, root, r.Entries(format))
 }
 
 // copyDir copies the directory from to to (which must not exist).

@@ -31,6 +31,10 @@ type FailedImport struct {
 // errorSuffix ends the name of the file that says why a tar was refused.
 const errorSuffix = ".error"
 
+// failureAdvice starts the last line of a .error file, which says where
+// to move the tar to retry it.
+const failureAdvice = "Move the file back into "
+
 // maxFailureNote bounds what is read of one .error file.
 const maxFailureNote = 8 << 10
 
@@ -101,7 +105,7 @@ func readFailureNote(p string) (at time.Time, reason string, ok bool) {
 	if t, err := time.Parse(time.RFC3339, strings.TrimSpace(lines[0])); err == nil {
 		at, lines = t, lines[1:]
 	}
-	if n := len(lines); n > 0 && strings.HasPrefix(lines[n-1], "Move the file back") {
+	if n := len(lines); n > 0 && strings.HasPrefix(lines[n-1], failureAdvice) {
 		lines = lines[:n-1]
 	}
 	return at, strings.TrimSpace(strings.Join(lines, "\n")), true

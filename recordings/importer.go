@@ -958,16 +958,16 @@ func (im *Importer) reject(p, name, reason string) error {
 	dst := filepath.Join(lib.FailedDir, name)
 	for i := 1; ; i++ {
 		if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
-			if _, err := os.Lstat(dst + ".error"); errors.Is(err, fs.ErrNotExist) {
+			if _, err := os.Lstat(dst + errorSuffix); errors.Is(err, fs.ErrNotExist) {
 				break
 			}
 		}
 		dst = filepath.Join(lib.FailedDir, fmt.Sprintf("%s.%d", name, i))
 	}
-	msg := fmt.Sprintf("%s\n%s\nMove the file back into %s to import it again.\n",
-		im.c.Now().UTC().Format(time.RFC3339), reason, lib.SpoolDir)
-	if err := os.WriteFile(dst+".error", []byte(msg), 0o644); err != nil {
-		im.log.Error("writing the reason of a rejected recording tar", zap.String("file", dst+".error"), zap.Error(err))
+	msg := fmt.Sprintf("%s\n%s\n%s%s to import it again.\n",
+		im.c.Now().UTC().Format(time.RFC3339), reason, failureAdvice, lib.SpoolDir)
+	if err := os.WriteFile(dst+errorSuffix, []byte(msg), 0o644); err != nil {
+		im.log.Error("writing the reason of a rejected recording tar", zap.String("file", dst+errorSuffix), zap.Error(err))
 	}
 	if err := moveFile(p, dst); err != nil {
 		im.log.Error("moving a rejected recording tar to failed/: it stays in the spool and is skipped until it changes",

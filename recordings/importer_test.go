@@ -591,13 +591,19 @@ func TestRunTakesTarWrittenInPlaceAfterSettle(t *testing.T) {
 
 func (r *importRig) awaitRow(id string) {
 	r.t.Helper()
+	r.await(id+" not imported", func() bool {
+		_, ok := r.entry(id)
+		return ok
+	})
+}
+
+// await polls until cond holds, and fails with what after a while.
+func (r *importRig) await(what string, cond func() bool) {
+	r.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if _, ok := r.entry(id); ok {
-			return
-		}
+	for !cond() {
 		if time.Now().After(deadline) {
-			r.t.Fatalf("%s not imported in time; spool %v", id, r.spoolNames())
+			r.t.Fatalf("%s in time; spool %v", what, r.spoolNames())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -803,16 +809,10 @@ func TestImportRecordsSizeAndTheWalkFillsItIn(t *testing.T) {
 	defer cancel()
 	done := make(chan struct{})
 	go func() { im.Run(ctx); close(done) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if e, _ := r.entry(id); e.Bytes == want {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the walk did not measure the recording")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	r.await("the walk did not measure the recording", func() bool {
+		e, _ := r.entry(id)
+		return e.Bytes == want
+	})
 	cancel()
 	<-done
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -226,12 +227,7 @@ func (r Rule) Applies(tenant string) bool {
 	if !r.Others {
 		return tenant == r.Tenant
 	}
-	for _, t := range r.Except {
-		if t == tenant {
-			return false
-		}
-	}
-	return true
+	return !slices.Contains(r.Except, tenant)
 }
 
 // Expires tells whether e expires under r at now, and by which age

@@ -19,7 +19,7 @@ import (
 //	GET ?server=<pool server id>&recordID=<id>&formats=<f>,<f>...
 //	    &timestamp=<unix seconds>&checksum=<hex>
 //
-// signed like an upload (verifyServerCall) for a call named
+// signed like an upload (acceptServerCall) for a call named
 // "recordingStatus". It takes no nonce: it changes nothing, and a captured
 // one replayed within the timestamp's minutes tells no more than it did.
 
@@ -83,42 +83,21 @@ type StatusHandler struct {
 }
 
 func (h *StatusHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	log := h.Logger
-	if log == nil {
-		log = zap.NewNop()
-	}
-	log = log.With(zap.String("remote", r.RemoteAddr))
-	fail := func(status int, msg string, fields ...zap.Field) {
-		refuse(w, log, "recording status call", status, msg, fields...)
-	}
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		fail(http.StatusMethodNotAllowed, "method not allowed", zap.String("method", r.Method))
+	req := acceptServerCall(w, r, "recording status call", http.MethodGet, StatusCall, h.Servers, h.Now, h.Logger)
+	if req == nil {
 		return
 	}
-	call, herr := verifyServerCall(r, StatusCall, h.Servers, h.Now)
-	log = log.With(zap.String("server", call.server))
-	if herr != nil {
-		fail(herr.status, herr.msg, zap.Error(herr.err))
-		return
-	}
-	recordID := call.query.Get("recordID")
-	if !ValidRecordID(recordID) {
-		fail(http.StatusBadRequest, "invalid recordID", zap.String("record_id", truncate(recordID, 80)))
-		return
-	}
-	log = log.With(zap.String("record_id", recordID))
-	formats, ok := parseFormatList(call.query.Get("formats"))
+	formats, ok := parseFormatList(req.query.Get("formats"))
 	if !ok {
-		fail(http.StatusBadRequest, "formats must be a comma list of format names", zap.String("formats", truncate(call.query.Get("formats"), 80)))
+		req.fail(http.StatusBadRequest, "formats must be a comma list of format names", zap.String("formats", truncate(req.query.Get("formats"), 80)))
 		return
 	}
-	st, err := h.Status(r.Context(), call.server, recordID, formats)
+	st, err := h.Status(r.Context(), req.server, req.recordID, formats)
 	if err != nil {
-		fail(http.StatusInternalServerError, "cannot read the recordings index", zap.Error(err))
+		req.fail(http.StatusInternalServerError, "cannot read the recordings index", zap.Error(err))
 		return
 	}
-	log.Debug("recording status", zap.String("state", st.State))
+	req.log.Debug("recording status", zap.String("state", st.State))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	io.WriteString(w, st.String()+"\n")

@@ -77,33 +77,11 @@ func UploadName(recordID, serverID string) string {
 }
 
 func (h *UploadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	log := h.Logger
-	if log == nil {
-		log = zap.NewNop()
-	}
-	log = log.With(zap.String("remote", r.RemoteAddr))
-	fail := func(status int, msg string, fields ...zap.Field) {
-		refuse(w, log, "recording upload", status, msg, fields...)
-	}
-
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		fail(http.StatusMethodNotAllowed, "method not allowed", zap.String("method", r.Method))
+	req := acceptServerCall(w, r, "recording upload", http.MethodPost, UploadCall, h.Servers, h.Now, h.Logger)
+	if req == nil {
 		return
 	}
-	call, herr := verifyServerCall(r, UploadCall, h.Servers, h.Now)
-	log = log.With(zap.String("server", call.server))
-	if herr != nil {
-		fail(herr.status, herr.msg, zap.Error(herr.err))
-		return
-	}
-	q, serverID, ts := call.query, call.server, call.at
-	recordID := q.Get("recordID")
-	if !ValidRecordID(recordID) {
-		fail(http.StatusBadRequest, "invalid recordID", zap.String("record_id", truncate(recordID, 80)))
-		return
-	}
-	log = log.With(zap.String("record_id", recordID))
+	q, serverID, recordID, ts, fail := req.query, req.server, req.recordID, req.at, req.fail
 	nonce := q.Get("nonce")
 	if len(nonce) < 16 || len(nonce) > 128 || !isHex(nonce) {
 		fail(http.StatusBadRequest, "nonce must be 16 to 128 hex digits")
@@ -151,7 +129,7 @@ func (h *UploadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	log.Info("recording uploaded", zap.Int64("bytes", n), zap.Duration("took", time.Since(start)))
+	req.log.Info("recording uploaded", zap.Int64("bytes", n), zap.Duration("took", time.Since(start)))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusCreated)
 	io.WriteString(w, "stored "+recordID+"\n")
@@ -224,6 +202,51 @@ func verifyServerCall(r *http.Request, call string, servers func(id string) (str
 			fmt.Errorf("timestamp %d, balancer's clock %d", secs, t.Unix())}
 	}
 	return c, nil
+}
+
+// serverRequest is a pool server's signed call being answered.
+type serverRequest struct {
+	serverCall
+	recordID string
+	w        http.ResponseWriter
+	what     string      // what the call is, for the log: "recording upload"
+	log      *zap.Logger // with the remote address, the server and the record id
+}
+
+// fail answers the call with status and a one-line msg, and logs why
+// (refuse).
+func (req *serverRequest) fail(status int, msg string, fields ...zap.Field) {
+	refuse(req.w, req.log, req.what, status, msg, fields...)
+}
+
+// acceptServerCall checks what every signed call of a pool server shares:
+// its method, its signature and timestamp (verifyServerCall) and a valid
+// recordID. A refused call is answered and logged, and nil returned.
+func acceptServerCall(w http.ResponseWriter, r *http.Request, what, method, call string,
+	servers func(id string) (string, bool), now func() time.Time, logger *zap.Logger) *serverRequest {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	req := &serverRequest{w: w, what: what, log: logger.With(zap.String("remote", r.RemoteAddr))}
+	if r.Method != method {
+		w.Header().Set("Allow", method)
+		req.fail(http.StatusMethodNotAllowed, "method not allowed", zap.String("method", r.Method))
+		return nil
+	}
+	c, herr := verifyServerCall(r, call, servers, now)
+	req.serverCall = c
+	req.log = req.log.With(zap.String("server", c.server))
+	if herr != nil {
+		req.fail(herr.status, herr.msg, zap.Error(herr.err))
+		return nil
+	}
+	req.recordID = c.query.Get("recordID")
+	if !ValidRecordID(req.recordID) {
+		req.fail(http.StatusBadRequest, "invalid recordID", zap.String("record_id", truncate(req.recordID, 80)))
+		return nil
+	}
+	req.log = req.log.With(zap.String("record_id", req.recordID))
+	return req
 }
 
 // receive streams the body into a hidden part file (the importer skips

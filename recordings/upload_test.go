@@ -124,7 +124,14 @@ func (e *uploadEnv) expectSpool(t *testing.T, want ...string) {
 // noSecrets checks that no log line carries the secret or a checksum.
 func (e *uploadEnv) noSecrets(t *testing.T, checksums ...string) {
 	t.Helper()
-	for _, entry := range e.logs.All() {
+	noSecretsLogged(t, e.logs, checksums...)
+}
+
+// noSecretsLogged checks that no line of logs carries the secret or a
+// checksum.
+func noSecretsLogged(t *testing.T, logs *observer.ObservedLogs, checksums ...string) {
+	t.Helper()
+	for _, entry := range logs.All() {
 		line := entry.Message + fmt.Sprint(entry.ContextMap())
 		if strings.Contains(line, upSecret) {
 			t.Errorf("log line carries the secret: %s", line)

@@ -41,7 +41,7 @@ while (exec 3<>"/dev/tcp/127.0.0.1/$pg_port") 2>/dev/null; do pg_port=$((pg_port
 	{ cat "$pg_dir/server.log"; exit 1; }
 
 export BBB_TEST_POSTGRES="postgres://postgres@127.0.0.1:$pg_port/postgres?sslmode=disable"
-export BBB_PG_BIN="$pg_bin" BBB_PG_DATA="$pg_dir/data" BBB_PG_AS="${pg_as[*]}"
+export BBB_PG_BIN="$pg_bin" BBB_PG_AS="${pg_as[*]}"
 echo "== PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port (throwaway, $pg_dir)"
 
 pg_cleanup() {

@@ -182,28 +182,30 @@ func (s *DB) ClaimMeeting(ctx context.Context, rec balancer.MeetingRecord, repla
 // Meeting implements balancer.Claimer: one registry entry, read through
 // on a miss of the memory's registry.
 func (s *DB) Meeting(ctx context.Context, key string) (balancer.MeetingRecord, bool, error) {
-	m := balancer.MeetingRecord{Key: key}
-	var created int64
-	err := s.db.QueryRowContext(ctx, "SELECT meeting_id, server_id, created_at, voice_bridge FROM meetings WHERE key = ?", key).
-		Scan(&m.MeetingID, &m.ServerID, &created, &m.VoiceBridge)
-	if errors.Is(err, sql.ErrNoRows) {
-		return balancer.MeetingRecord{}, false, nil
-	}
-	m.Created = time.UnixMilli(created)
-	return m, err == nil, err
+	return s.meetingWhere(ctx, "key = ?", key)
 }
 
 // MeetingByVoiceBridge implements balancer.Claimer: the registry entry
 // with voice bridge vb, read through on a miss of the memory.
 func (s *DB) MeetingByVoiceBridge(ctx context.Context, vb string) (balancer.MeetingRecord, bool, error) {
-	var key string
-	err := s.db.QueryRowContext(ctx, "SELECT key FROM meetings WHERE voice_bridge = ?", vb).Scan(&key)
-	if errors.Is(err, sql.ErrNoRows) {
+	return s.meetingWhere(ctx, "voice_bridge = ?", vb)
+}
+
+// meetingWhere reads the registry entry that cond (on a unique column)
+// picks.
+func (s *DB) meetingWhere(ctx context.Context, cond, arg string) (balancer.MeetingRecord, bool, error) {
+	var m balancer.MeetingRecord
+	var created int64
+	err := s.db.QueryRowContext(ctx, "SELECT key, meeting_id, server_id, created_at, voice_bridge FROM meetings WHERE "+cond, arg).
+		Scan(&m.Key, &m.MeetingID, &m.ServerID, &created, &m.VoiceBridge)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
 		return balancer.MeetingRecord{}, false, nil
-	} else if err != nil {
+	case err != nil:
 		return balancer.MeetingRecord{}, false, err
 	}
-	return s.Meeting(ctx, key)
+	m.Created = time.UnixMilli(created)
+	return m, true, nil
 }
 
 // isUniqueViolation reports whether err is PostgreSQL's refusal of a row
@@ -239,14 +241,10 @@ func (s *DB) Listen(ctx context.Context, connected func(), fn func(cluster.Note)
 }
 
 func (s *DB) listenOnce(ctx context.Context, connected func(), fn func(cluster.Note)) error {
-	cfg, err := pgx.ParseConfig(s.dsn)
+	cfg, err := connConfig(s.dsn, s.instance)
 	if err != nil {
 		return err
 	}
-	if cfg.ConnectTimeout == 0 {
-		cfg.ConnectTimeout = connectTimeout
-	}
-	cfg.RuntimeParams["application_name"] = appNamePrefix + s.instance
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -69,6 +70,19 @@ func Redact(loc string) string {
 // the connections rewrite them to PostgreSQL's "$1" form (cached per query
 // text) and pass booleans as 0/1, as the SQLite schema keeps them.
 func openPostgres(dsn, instance string) (*sql.DB, error) {
+	cfg, err := connConfig(dsn, instance)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(qmarkConnector{stdlib.GetConnector(*cfg)})
+	db.SetMaxOpenConns(maxPostgresConns)
+	db.SetMaxIdleConns(maxPostgresConns)
+	return db, nil
+}
+
+// connConfig is how each connection of the instance connects to dsn, the
+// pool's and the listener's (store/cluster.go) alike.
+func connConfig(dsn, instance string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("reading PostgreSQL URL %s: %w", Redact(dsn), err)
@@ -79,10 +93,7 @@ func openPostgres(dsn, instance string) (*sql.DB, error) {
 	// The notification triggers name the instance that made a change by
 	// its connection's application_name.
 	cfg.RuntimeParams["application_name"] = appNamePrefix + instance
-	db := sql.OpenDB(qmarkConnector{stdlib.GetConnector(*cfg)})
-	db.SetMaxOpenConns(maxPostgresConns)
-	db.SetMaxIdleConns(maxPostgresConns)
-	return db, nil
+	return cfg, nil
 }
 
 type qmarkConnector struct{ driver.Connector }
@@ -128,7 +139,18 @@ func (c qmarkConn) CheckNamedValue(nv *driver.NamedValue) error {
 	return nil
 }
 
-var rebound sync.Map // query text -> PostgreSQL form
+// rebound caches rebind's answers: query text -> PostgreSQL form. It keeps
+// at most maxRebound of them: some query texts vary per call (a
+// getRecordings page's LIMIT and OFFSET, an IN list's length), and a cache
+// of every text ever seen would grow for as long as the process runs. The
+// fixed queries, the hot ones, run from the start: they are in long before
+// it is full.
+var (
+	rebound  sync.Map
+	reboundN atomic.Int64
+)
+
+const maxRebound = 4096
 
 // rebind turns each "?" outside quotes into $1, $2, ... and each "?N"
 // into $N.
@@ -170,7 +192,11 @@ func rebind(query string) string {
 		b.WriteByte(c)
 	}
 	q := b.String()
-	rebound.Store(query, q)
+	if reboundN.Load() < maxRebound {
+		if _, loaded := rebound.LoadOrStore(query, q); !loaded {
+			reboundN.Add(1)
+		}
+	}
 	return q
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -51,6 +52,22 @@ func TestRebind(t *testing.T) {
 		if got := rebind(in); got != want {
 			t.Errorf("rebind(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Query texts that vary per call (a page's OFFSET) do not grow the cache of
+// rewritten queries past its bound, and are rewritten all the same.
+func TestRebindCacheBounded(t *testing.T) {
+	for i := range maxRebound + 100 {
+		q := fmt.Sprintf("SELECT x FROM t WHERE a = ? LIMIT 25 OFFSET %d", i)
+		if got, want := rebind(q), fmt.Sprintf("SELECT x FROM t WHERE a = $1 LIMIT 25 OFFSET %d", i); got != want {
+			t.Fatalf("rebind(%q) = %q, want %q", q, got, want)
+		}
+	}
+	n := 0
+	rebound.Range(func(any, any) bool { n++; return true })
+	if n > maxRebound || reboundN.Load() > maxRebound {
+		t.Fatalf("%d rewritten queries cached (counted %d), want at most %d", n, reboundN.Load(), maxRebound)
 	}
 }
 

@@ -201,16 +201,8 @@ func measureExpiry(ctx context.Context, path string, n, expired, calls int) {
 		return fmt.Sprintf("meta_bbb-context=course-%d&limit=100", r.IntN(courses))
 	}
 	call := func(r *rand.Rand) time.Duration {
-		q := query(r)
-		u := srv.URL + "/bigbluebutton/api/getRecordings?" + q + "&checksum=" + bbb.Checksum(bbb.SHA256, "getRecordings", q, secret)
-		t := time.Now()
-		resp, err := srv.Client().Get(u)
-		if err != nil {
-			log.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return time.Since(t)
+		took, _ := getRecordings(srv.Client(), srv.URL, query(r))
+		return took
 	}
 	r := rand.New(rand.NewPCG(5, 6))
 	for range calls / 5 {
@@ -345,32 +337,32 @@ func measure(c *http.Client, base, name string, calls int, query func(*rand.Rand
 	// running balancer has them (other queries, from other seeds).
 	warm := rand.New(rand.NewPCG(3, 4))
 	for range calls / 5 {
-		q := query(warm)
-		resp, err := c.Get(base + "/bigbluebutton/api/getRecordings?" + q + "&checksum=" + bbb.Checksum(bbb.SHA256, "getRecordings", q, secret))
-		if err != nil {
-			log.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		getRecordings(c, base, query(warm))
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	lat := make([]time.Duration, 0, calls)
 	var bytes int64
 	for range calls {
-		q := query(r)
-		u := base + "/bigbluebutton/api/getRecordings?" + q + "&checksum=" + bbb.Checksum(bbb.SHA256, "getRecordings", q, secret)
-		start := time.Now()
-		resp, err := c.Get(u)
-		if err != nil {
-			log.Fatal(err)
-		}
-		n, _ := io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		lat = append(lat, time.Since(start))
+		took, n := getRecordings(c, base, query(r))
+		lat = append(lat, took)
 		bytes += n
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	fmt.Printf("| %s | %s | %s | %.0f KiB |\n", name, ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), float64(bytes)/float64(calls)/1024)
+}
+
+// getRecordings calls getRecordings with query q, signed, and returns how
+// long the answer took and its size.
+func getRecordings(c *http.Client, base, q string) (time.Duration, int64) {
+	u := base + "/bigbluebutton/api/getRecordings?" + q + "&checksum=" + bbb.Checksum(bbb.SHA256, "getRecordings", q, secret)
+	start := time.Now()
+	resp, err := c.Get(u)
+	if err != nil {
+		log.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return time.Since(start), n
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }

@@ -262,7 +262,10 @@
 
 	function updateServerRow(r, s) {
 		setText(r.name, s.id);
-		setText(r.host, hostOf(s.url));
+		if (r.url !== s.url) { // parsed once, not every second
+			r.url = s.url;
+			setText(r.host, hostOf(s.url));
+		}
 		setText(r.state, s.state);
 		setClass(r.state, `pill state-${s.state}`);
 		const [h, sub, cls] = health(s);

@@ -274,7 +274,13 @@ type answer struct {
 
 // call sends a signed API call; an error is a transport error.
 func (in *instance) call(name, query string) (answer, error) {
-	u := in.base + "/bigbluebutton/api/" + name + "?" + bbb.Sign(bbb.SHA256, name, query, lbSecret)
+	return in.callAt("", lbSecret, name, query)
+}
+
+// callAt sends an API call under a path prefix (a tenant's), signed with
+// secret.
+func (in *instance) callAt(prefix, secret, name, query string) (answer, error) {
+	u := in.base + prefix + "/bigbluebutton/api/" + name + "?" + bbb.Sign(bbb.SHA256, name, query, secret)
 	resp, err := httpClient.Get(u)
 	if err != nil {
 		return answer{}, err
@@ -394,12 +400,4 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func sharedDB(t *testing.T) string {
 	t.Helper()
 	return pgtest.Database(t)
-}
-
-func decodeAnswer(resp *http.Response, into *answer) error {
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	return xml.Unmarshal(raw, into)
 }

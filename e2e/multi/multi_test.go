@@ -164,14 +164,8 @@ func TestOperatorChangesReachEveryInstance(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "b accepts the new tenant's secret", func() bool {
-		u := b.base + "/school-b/bigbluebutton/api/create?" + bbb.Sign(bbb.SHA256, "create", createQuery("tenant-room"), "school-b-secret-123")
-		resp, err := httpClient.Get(u)
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		var ans answer
-		return decodeAnswer(resp, &ans) == nil && ans.ReturnCode == bbb.Success
+		ans, err := b.callAt("/school-b", "school-b-secret-123", "create", createQuery("tenant-room"))
+		return err == nil && ans.ReturnCode == bbb.Success
 	})
 }
 

@@ -17,14 +17,8 @@ func TestTenantLimitAcrossInstances(t *testing.T) {
 	p := newPool(t, 2, sharedDB(t), "\t\ttenant school {\n\t\t\tsecret school-secret-123\n\t\t\tpath_prefix /school\n\t\t\tmax_meetings 3\n\t\t}\n")
 	a, b := p.start("a"), p.start("b")
 	create := func(in *instance, id string) answer {
-		u := in.base + "/school/bigbluebutton/api/create?" + bbb.Sign(bbb.SHA256, "create", createQuery(id), "school-secret-123")
-		resp, err := httpClient.Get(u)
+		ans, err := in.callAt("/school", "school-secret-123", "create", createQuery(id))
 		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var ans answer
-		if err := decodeAnswer(resp, &ans); err != nil {
 			t.Fatal(err)
 		}
 		return ans

@@ -57,8 +57,15 @@ func newBBBServer(t *testing.T) *bbbServer {
 		"presentation/" + recB + "/metadata.xml":      "<recording><id>" + recB + "</id></recording>",
 		"presentation/" + recB + "/presentation/x.pn": "png",
 	}
+	writeFiles(t, s.published, files)
+	return s
+}
+
+// writeFiles writes files (path under root → content).
+func writeFiles(t *testing.T, root string, files map[string]string) {
+	t.Helper()
 	for name, body := range files {
-		p := filepath.Join(s.published, name)
+		p := filepath.Join(root, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +73,6 @@ func newBBBServer(t *testing.T) *bbbServer {
 			t.Fatal(err)
 		}
 	}
-	return s
 }
 
 // run runs a script with the server's directories and env; no config file.
@@ -161,15 +167,22 @@ func expectDir(t *testing.T, dir string, want ...string) {
 	}
 }
 
-// balancer is the upload endpoint on a real store; fail503 answers the
-// first n requests with 503 before reaching the handler.
-func newBalancer(t *testing.T, fail503 int32) (*httptest.Server, string, *atomic.Int32) {
+// openStore opens a store in a new SQLite file, closed with the test.
+func openStore(t *testing.T) *store.DB {
 	t.Helper()
 	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// balancer is the upload endpoint on a real store; fail503 answers the
+// first n requests with 503 before reaching the handler.
+func newBalancer(t *testing.T, fail503 int32) (*httptest.Server, string, *atomic.Int32) {
+	t.Helper()
+	db := openStore(t)
 	spool := t.TempDir()
 	h := &recordings.UploadHandler{
 		Spool: spool,
@@ -375,15 +388,7 @@ func bbbTree(t *testing.T) *bbbServer {
 		files["recording/status/sanity/"+id+".done"] = ""
 		files[id+"/"+id+"/slides.pdf"] = "pdf"
 	}
-	for name, body := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFiles(t, root, files)
 	return s
 }
 
@@ -430,12 +435,7 @@ type importingBalancer struct {
 
 func newImportingBalancer(t *testing.T, importFrom int32) *importingBalancer {
 	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openStore(t)
 	lib, err := recordings.NewLibrary(recordings.LibraryConfig{Root: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

@@ -55,7 +55,7 @@ func NewCluster(t testing.TB) *Cluster {
 	l.Close()
 	c.run("initdb", "-D", c.data(), "-U", "postgres", "--auth=trust", "--no-locale", "-E", "UTF8")
 	t.Cleanup(func() {
-		c.pgctl("-m", "immediate", "-w", "stop")
+		c.command("pg_ctl", "-D", c.data(), "-m", "immediate", "-w", "stop").Run() // already stopped by the test, maybe
 		os.RemoveAll(dir)
 	})
 	c.Start()
@@ -64,18 +64,18 @@ func NewCluster(t testing.TB) *Cluster {
 
 func (c *Cluster) data() string { return filepath.Join(c.dir, "data") }
 
-func (c *Cluster) run(tool string, args ...string) error {
+// command runs one of the cluster's tools, as its user.
+func (c *Cluster) command(tool string, args ...string) *exec.Cmd {
 	argv := append(append([]string(nil), c.as...), append([]string{filepath.Join(c.bin, tool)}, args...)...)
-	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
-	if err != nil {
-		c.t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
-	}
-	return err
+	return exec.Command(argv[0], argv[1:]...)
 }
 
-func (c *Cluster) pgctl(args ...string) {
-	argv := append(append([]string(nil), c.as...), append([]string{filepath.Join(c.bin, "pg_ctl"), "-D", c.data()}, args...)...)
-	exec.Command(argv[0], argv[1:]...).Run()
+// run runs a tool and fails the test if it fails.
+func (c *Cluster) run(tool string, args ...string) {
+	cmd := c.command(tool, args...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		c.t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
 }
 
 // URL is the cluster's postgres database, as its superuser.
