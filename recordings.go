@@ -118,10 +118,10 @@ func (e *engine) applyRecordings(st *recordingSettings, logger *zap.Logger) {
 	if e.importerStop != nil {
 		e.importerStop()
 		<-e.importerDone
-		e.importerStop, e.importing = nil, nil
+		// Stopped: nothing may use them, whether a new one starts or not.
+		e.importerStop, e.importing, e.importer, e.expirer = nil, nil, nil, nil
 	}
 	if st == nil {
-		e.importer, e.expirer = nil, nil
 		return
 	}
 	lib := e.libraries[st.library] // made by Provision
