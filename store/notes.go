@@ -31,8 +31,16 @@ type noteBatch struct {
 	Notes []cluster.Note `json:"notes"`
 }
 
-// maxNotePayload keeps a batch under PostgreSQL's 8000-byte payload limit.
+// maxNotePayload keeps a batch under PostgreSQL's 8000-byte payload limit
+// (the batch's own fields take the rest).
 const maxNotePayload = 7000
+
+// noteSize is a note's share of a batch's payload: as encoded, with the
+// escapes its meeting id may need, and its comma.
+func noteSize(n cluster.Note) int {
+	raw, _ := json.Marshal(n)
+	return len(raw) + 1
+}
 
 // noteMeeting queues a registry change for the other instances; on SQLite
 // (one instance) it does nothing.
@@ -52,20 +60,31 @@ func (s *DB) noteMeeting(op string, m balancer.MeetingRecord) {
 func (s *DB) notifier() {
 	defer close(s.notesDone)
 	batch := noteBatch{By: appNamePrefix + s.instance}
+	var next *cluster.Note // taken, but too big for the batch before
 	for {
-		select {
-		case n := <-s.notes:
-			batch.Notes = append(batch.Notes[:0], n)
-		case <-s.stop:
-			return
+		var n cluster.Note
+		if next != nil {
+			n, next = *next, nil
+		} else {
+			select {
+			case n = <-s.notes:
+			case <-s.stop:
+				return
+			}
 		}
-		size := 0
+		batch.Notes = append(batch.Notes[:0], n)
+		size := noteSize(n)
 	more:
-		for size < maxNotePayload {
+		for {
 			select {
 			case n := <-s.notes:
-				batch.Notes = append(batch.Notes, n)
-				size += len(n.Key) + len(n.MeetingID) + len(n.Server) + len(n.Bridge) + 96
+				if sz := noteSize(n); size+sz > maxNotePayload {
+					next = &n
+					break more
+				} else {
+					batch.Notes = append(batch.Notes, n)
+					size += sz
+				}
 			default:
 				break more
 			}

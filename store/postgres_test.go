@@ -187,3 +187,34 @@ func TestPostgresSharedBetweenInstances(t *testing.T) {
 		t.Fatalf("a after b's lease ran out: %q %v", h, err)
 	}
 }
+
+// A burst of registry changes with long meeting ids full of characters
+// JSON escapes (six bytes each): every batch fits PostgreSQL's 8000-byte
+// payload, so every change reaches the other instance.
+func TestPostgresNotesOfLongIDsArrive(t *testing.T) {
+	loc := pgtest.Database(t)
+	ctx := context.Background()
+	a, b := openAt(t, loc), openAt(t, loc)
+	const burst = 60
+	notes := make(chan cluster.Note, burst)
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	connected := make(chan struct{}, 1)
+	go b.Listen(lctx, func() { connected <- struct{}{} }, func(n cluster.Note) { notes <- n }, func(error, time.Duration) {})
+	<-connected
+	escaped := strings.Repeat("\x01", 200) // \u0001 in JSON: 1,200 bytes a note
+	now := time.Now()
+	for i := range burst {
+		id := fmt.Sprintf("%s-%02d", escaped, i)
+		a.noteMeeting("+", balancer.MeetingRecord{Key: id, MeetingID: id, ServerID: "bbb1", Created: now})
+	}
+	seen := map[string]bool{}
+	for len(seen) < burst {
+		select {
+		case n := <-notes:
+			seen[n.Key] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d notes arrived", len(seen), burst)
+		}
+	}
+}
